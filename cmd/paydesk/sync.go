@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"paydesk/stripeapi"
+	"paydesk/stripeapi/backfill"
+)
+
+const syncUsage = `sync [--objects customers,invoices,charges,refunds] [--since YYYY-MM-DD] [--rate N] [--workers N] [--restart]
+
+Copies objects from Stripe into the mirror, paging every list. An
+interrupted run (Ctrl-C, kill, crash) resumes where it stopped when run
+again with the same flags.`
+
+func runSync(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "sync", syncUsage)
+	objects := fs.String("objects", strings.Join(backfill.Objects, ","), "object types to copy, comma-separated")
+	since := fs.String("since", "", "only objects created on or after this date (UTC, YYYY-MM-DD)")
+	rate := fs.Float64("rate", -1, "Stripe requests per second (default 25 in test mode, 100 in live mode; 0 = unlimited)")
+	workers := fs.Int("workers", 4, "created-windows read in parallel")
+	restart := fs.Bool("restart", false, "abandon an interrupted run and start over")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	opts := backfill.Options{Workers: *workers, Restart: *restart, Log: env.log}
+	var err error
+	if opts.Objects, err = backfill.ParseObjects(*objects); err != nil {
+		return usageError("--objects: %v", err)
+	}
+	if *since != "" {
+		if opts.Since, err = time.Parse(time.DateOnly, *since); err != nil {
+			return usageError("--since: want a date like 2024-01-31, got %q", *since)
+		}
+	}
+	if *workers < 1 {
+		return usageError("--workers: want at least 1")
+	}
+	cfg, err := loadEnvConfig(env)
+	if err != nil {
+		return err
+	}
+	if err := cfg.needStripe(); err != nil {
+		return &exitError{2, fmt.Errorf("configuration: %w", err)}
+	}
+	api, err := newStripeClient(cfg, *rate, env)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if current, err := st.MigrationsCurrent(ctx); err != nil {
+		return err
+	} else if !current {
+		return errors.New("the database schema is not current: run paydesk migrate first")
+	}
+
+	opts.Progress = &backfill.Progress{}
+	stopProgress := showProgress(env, opts.Progress, opts.Objects)
+	sum, err := backfill.Run(ctx, st, api, opts)
+	stopProgress()
+	printSummary(env.stdout, sum, opts.Objects, err == nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return &exitError{130, errors.New("interrupted; run the same command again to resume")}
+		}
+		return friendlyStripeError(err)
+	}
+	return nil
+}
+
+// newStripeClient builds the connector for the configured mode.
+func newStripeClient(cfg config, rate float64, env *environment) (*stripeapi.Client, error) {
+	key, _ := cfg.stripeKey()
+	if rate < 0 {
+		rate = 25 // Stripe's test-mode limit
+		if cfg.LiveMode {
+			rate = 100 // Stripe's live-mode limit
+		}
+	}
+	api, err := stripeapi.New(stripeapi.Config{
+		SecretKey: string(key), LiveMode: cfg.LiveMode, APIBase: cfg.APIBase,
+		RequestsPerSecond: rate, MaxNetworkRetries: 2, RateLimitRetries: 8, Logger: env.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stripe client: %w", err)
+	}
+	return api, nil
+}
+
+// friendlyStripeError turns a connector error into its safe one-line
+// message, naming the key variable on an authentication failure.
+func friendlyStripeError(err error) error {
+	var se *stripeapi.Error
+	if errors.As(err, &se) {
+		if se.RequestID != "" {
+			return fmt.Errorf("%s (Stripe request %s)", se.Message, se.RequestID)
+		}
+		return errors.New(se.Message)
+	}
+	return err
+}
+
+// showProgress draws a progress bar on a terminal and logs a line every 10
+// seconds otherwise. The returned func stops it.
+func showProgress(env *environment, p *backfill.Progress, objects []string) func() {
+	describe := func() string {
+		parts := make([]string, 0, len(objects)+1)
+		for _, name := range objects {
+			parts = append(parts, fmt.Sprintf("%s %d", name, p.Objects(name)))
+		}
+		if p.Lines.Load() > 0 {
+			parts = append(parts, fmt.Sprintf("lines %d", p.Lines.Load()))
+		}
+		return strings.Join(parts, " · ")
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	f, isFile := env.stderr.(*os.File)
+	if isFile && term.IsTerminal(int(f.Fd())) {
+		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(f), progressbar.OptionSpinnerType(14),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("objects"),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+		go func() {
+			defer close(stopped)
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					_ = bar.Finish()
+					return
+				case <-t.C:
+					bar.Describe(describe())
+					_ = bar.Set64(p.Total())
+				}
+			}
+		}()
+	} else {
+		go func() {
+			defer close(stopped)
+			t := time.NewTicker(10 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					env.log.Info("sync progress", "stored", describe(), "pages", p.Pages.Load())
+				}
+			}
+		}()
+	}
+	return func() { close(done); <-stopped }
+}
+
+func printSummary(w io.Writer, sum backfill.Summary, objects []string, finished bool) {
+	state := "finished"
+	if !finished {
+		state = "stopped"
+	}
+	resumed := ""
+	if sum.Resumed {
+		resumed = ", resumed"
+	}
+	fmt.Fprintf(w, "sync %s in %s (run %d%s)\n", state, sum.Duration.Round(time.Millisecond), sum.RunID, resumed)
+	for _, name := range objects {
+		fmt.Fprintf(w, "  %-10s %9d\n", name, sum.Objects[name])
+	}
+	if sum.Lines > 0 {
+		fmt.Fprintf(w, "  %-10s %9d\n", "lines", sum.Lines)
+	}
+	fmt.Fprintf(w, "  requests %d, retries %d (rate limited %d)\n", sum.Requests, sum.Retries, sum.RateLimited)
+}
