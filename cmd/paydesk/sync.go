@@ -52,7 +52,7 @@ func runSync(ctx context.Context, env *environment, args []string) error {
 	if err := cfg.needStripe(); err != nil {
 		return &exitError{2, fmt.Errorf("configuration: %w", err)}
 	}
-	api, err := newStripeClient(cfg, *rate, env)
+	api, err := newStripeClient(cfg, *rate)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,11 @@ func runSync(ctx context.Context, env *environment, args []string) error {
 	stopProgress := showProgress(env, opts.Progress, opts.Objects)
 	sum, err := backfill.Run(ctx, st, api, opts)
 	stopProgress()
-	printSummary(env.stdout, sum, opts.Objects, err == nil)
+	// A run that failed before storing anything has nothing to sum up: its
+	// one line of error says it all.
+	if err == nil || ctx.Err() != nil || sum.Requests > 0 && anyStored(sum) {
+		printSummary(env.stdout, sum, opts.Objects, err == nil)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{130, errors.New("interrupted; run the same command again to resume")}
@@ -82,7 +86,7 @@ func runSync(ctx context.Context, env *environment, args []string) error {
 }
 
 // newStripeClient builds the connector for the configured mode.
-func newStripeClient(cfg config, rate float64, env *environment) (*stripeapi.Client, error) {
+func newStripeClient(cfg config, rate float64) (*stripeapi.Client, error) {
 	key, _ := cfg.stripeKey()
 	if rate < 0 {
 		rate = 25 // Stripe's test-mode limit
@@ -92,7 +96,9 @@ func newStripeClient(cfg config, rate float64, env *environment) (*stripeapi.Cli
 	}
 	api, err := stripeapi.New(stripeapi.Config{
 		SecretKey: string(key), LiveMode: cfg.LiveMode, APIBase: cfg.APIBase,
-		RequestsPerSecond: rate, MaxNetworkRetries: 2, RateLimitRetries: 8, Logger: env.log,
+		// stripe-go's own log lines would repeat, less clearly, the error
+		// and retry counts the command reports itself.
+		RequestsPerSecond: rate, MaxNetworkRetries: 2, RateLimitRetries: 8,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("stripe client: %w", err)
@@ -164,6 +170,15 @@ func showProgress(env *environment, p *backfill.Progress, objects []string) func
 		}()
 	}
 	return func() { close(done); <-stopped }
+}
+
+func anyStored(sum backfill.Summary) bool {
+	for _, n := range sum.Objects {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func printSummary(w io.Writer, sum backfill.Summary, objects []string, finished bool) {

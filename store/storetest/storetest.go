@@ -119,12 +119,21 @@ func URL(t testing.TB) string {
 // New returns a Store on a fresh database, closed when t ends.
 func New(t testing.TB) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), URL(t))
+	st, _ := NewWithURL(t)
+	return st
+}
+
+// NewWithURL is New that also returns the database's URL, for tests that
+// hand it to a paydesk process.
+func NewWithURL(t testing.TB) (*store.Store, string) {
+	t.Helper()
+	url := URL(t)
+	st, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return st
+	return st, url
 }
 
 // Cluster returns the throwaway cluster, or nil when TEST_DATABASE_URL is in
