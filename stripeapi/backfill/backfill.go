@@ -265,8 +265,8 @@ type engine struct {
 	failed error
 }
 
-func (e *engine) work(ctx context.Context, windows []store.SyncWindow) error {
-	ctx, cancel := context.WithCancel(ctx)
+func (e *engine) work(parent context.Context, windows []store.SyncWindow) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	e.cond = sync.NewCond(&e.mu)
 	for i := range windows {
@@ -299,10 +299,13 @@ func (e *engine) work(ctx context.Context, windows []store.SyncWindow) error {
 		}()
 	}
 	wg.Wait()
-	if e.failed != nil {
-		return e.failed
+	// When the caller stopped the run, that is the error to report: the
+	// failures it caused (a query cancelled by the driver, say) are only
+	// its echoes.
+	if err := parent.Err(); err != nil {
+		return err
 	}
-	return ctx.Err()
+	return e.failed
 }
 
 // next hands out a queued window, waiting while other workers may still

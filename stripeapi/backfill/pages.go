@@ -8,7 +8,7 @@ import (
 	"paydesk/stripeapi"
 )
 
-// page is one stored-to-be page of a window.
+// page is one fetched page of a window, ready to store.
 type page struct {
 	count   int
 	lines   int
@@ -29,61 +29,55 @@ func (e *engine) fetch(ctx context.Context, w *store.SyncWindow) (page, error) {
 	}
 	switch w.Object {
 	case "customers":
-		res, err := e.api.Customers.List(ctx, p)
-		if err != nil {
-			return page{}, err
-		}
-		return pageOf(res, func(r store.Customer) int64 { return r.Created.Unix() }, func(ctx context.Context, tx *store.Store) error {
-			_, err := tx.UpsertCustomers(ctx, res.Data)
-			return err
-		}), nil
+		return fetchPage(ctx, p, e.api.Customers.List, (*store.Store).UpsertCustomers,
+			func(r store.Customer) int64 { return r.Created.Unix() })
 	case "invoices":
-		res, err := e.api.Invoices.List(ctx, p)
-		if err != nil {
-			return page{}, err
-		}
-		// Stripe embeds only the first lines of an invoice; the rest are
-		// read from the invoice's lines list before the page is stored, so
-		// a stored invoice always has every line.
 		lines := 0
-		for i := range res.Data {
-			if err := e.api.Invoices.CompleteLines(ctx, &res.Data[i]); err != nil {
-				return page{}, fmt.Errorf("lines of %s: %w", res.Data[i].ID, err)
+		pg, err := fetchPage(ctx, p, func(ctx context.Context, p stripeapi.ListParams) (stripeapi.Page[store.Invoice], error) {
+			res, err := e.api.Invoices.List(ctx, p)
+			if err != nil {
+				return res, err
 			}
-			lines += len(res.Data[i].Lines)
-		}
-		pg := pageOf(res, func(r store.Invoice) int64 { return r.Created.Unix() }, func(ctx context.Context, tx *store.Store) error {
-			_, err := tx.UpsertInvoices(ctx, res.Data)
-			return err
-		})
+			// Stripe embeds only the first lines of an invoice; the rest
+			// are read from its lines list before the page is stored, so a
+			// stored invoice always has every line.
+			for i := range res.Data {
+				if err := e.api.Invoices.CompleteLines(ctx, &res.Data[i]); err != nil {
+					return res, fmt.Errorf("lines of %s: %w", res.Data[i].ID, err)
+				}
+				lines += len(res.Data[i].Lines)
+			}
+			return res, nil
+		}, (*store.Store).UpsertInvoices, func(r store.Invoice) int64 { return r.Created.Unix() })
 		pg.lines = lines
-		return pg, nil
+		return pg, err
 	case "charges":
-		res, err := e.api.Charges.List(ctx, p)
-		if err != nil {
-			return page{}, err
-		}
-		return pageOf(res, func(r store.Charge) int64 { return r.Created.Unix() }, func(ctx context.Context, tx *store.Store) error {
-			_, err := tx.UpsertCharges(ctx, res.Data)
-			return err
-		}), nil
+		return fetchPage(ctx, p, e.api.Charges.List, (*store.Store).UpsertCharges,
+			func(r store.Charge) int64 { return r.Created.Unix() })
 	case "refunds":
-		res, err := e.api.Refunds.List(ctx, p)
-		if err != nil {
-			return page{}, err
-		}
-		return pageOf(res, func(r store.Refund) int64 { return r.Created.Unix() }, func(ctx context.Context, tx *store.Store) error {
-			_, err := tx.UpsertRefunds(ctx, res.Data)
-			return err
-		}), nil
+		return fetchPage(ctx, p, e.api.Refunds.List, (*store.Store).UpsertRefunds,
+			func(r store.Refund) int64 { return r.Created.Unix() })
 	}
 	return page{}, fmt.Errorf("unknown object type %q", w.Object)
 }
 
-func pageOf[T any](res stripeapi.Page[T], created func(T) int64, save func(context.Context, *store.Store) error) page {
-	p := page{count: len(res.Data), hasMore: res.HasMore, lastID: res.LastID, save: save}
-	if n := len(res.Data); n > 0 {
-		p.oldest = created(res.Data[n-1])
+// fetchPage lists one page and prepares it to be stored with upsert.
+func fetchPage[T any](ctx context.Context, p stripeapi.ListParams,
+	list func(context.Context, stripeapi.ListParams) (stripeapi.Page[T], error),
+	upsert func(*store.Store, context.Context, []T) (int, error),
+	created func(T) int64,
+) (page, error) {
+	res, err := list(ctx, p)
+	if err != nil {
+		return page{}, err
 	}
-	return p
+	pg := page{count: len(res.Data), hasMore: res.HasMore, lastID: res.LastID}
+	if n := len(res.Data); n > 0 {
+		pg.oldest = created(res.Data[n-1])
+	}
+	pg.save = func(ctx context.Context, tx *store.Store) error {
+		_, err := upsert(tx, ctx, res.Data)
+		return err
+	}
+	return pg, nil
 }
