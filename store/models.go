@@ -53,6 +53,7 @@ type Invoice struct {
 	Charge           *string         `db:"charge"`
 	PaymentIntent    *string         `db:"payment_intent"`
 	LinesTotalCount  int64           `db:"lines_total_count"`
+	Deleted          bool            `db:"deleted"`
 	Data             json.RawMessage `db:"data"`
 	Version          int64           `db:"version"`
 	SyncedAt         time.Time       `db:"synced_at"`

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -15,3 +17,5 @@ func sqlxGet(ctx context.Context, s *Store, dest any, query string, args ...any)
 func sqlxSelect(ctx context.Context, s *Store, dest any, query string, args ...any) error {
 	return sqlx.SelectContext(ctx, s.q, dest, query, args...)
 }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

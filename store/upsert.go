@@ -73,7 +73,8 @@ RETURNING t.id`
 
 // UpsertInvoices writes invoices and, for each one applied, replaces its
 // stored lines with inv.Lines in the same transaction, so an invoice and its
-// lines always belong to one version.
+// lines always belong to one version. A deleted (draft) invoice stays
+// deleted: only another deletion may replace it.
 func (s *Store) UpsertInvoices(ctx context.Context, rows []Invoice) (int, error) {
 	rows = newestOnly(rows, func(r Invoice) (string, int64) { return r.ID, r.Version })
 	if len(rows) == 0 {
@@ -89,6 +90,7 @@ func (s *Store) UpsertInvoices(ctx context.Context, rows []Invoice) (int, error)
 		subtotals, totals, dues, paids, remainings = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		taxes, dueDates                            = make([]*int64, n), make([]*int64, n)
 		createds, lineCounts, versions             = make([]int64, n), make([]int64, n), make([]int64, n)
+		deleteds                                   = make([]bool, n)
 	)
 	for i, r := range rows {
 		ids[i], livemodes[i], customers[i], emails[i], names[i] = r.ID, r.Livemode, r.Customer, r.CustomerEmail, r.CustomerName
@@ -96,6 +98,7 @@ func (s *Store) UpsertInvoices(ctx context.Context, rows []Invoice) (int, error)
 		subtotals[i], taxes[i], totals[i], dues[i], paids[i], remainings[i] = r.Subtotal, r.Tax, r.Total, r.AmountDue, r.AmountPaid, r.AmountRemaining
 		dueDates[i], createds[i], hosted[i], pdfs[i] = unixPtr(r.DueDate), unixOrZero(r.Created), r.HostedInvoiceURL, r.InvoicePDF
 		charges[i], intents[i], lineCounts[i], datas[i], versions[i] = r.Charge, r.PaymentIntent, r.LinesTotalCount, string(r.Data), r.Version
+		deleteds[i] = r.Deleted
 	}
 	var applied int
 	err := s.InTx(ctx, func(tx *Store) error {
@@ -105,7 +108,8 @@ func (s *Store) UpsertInvoices(ctx context.Context, rows []Invoice) (int, error)
 			pq.Array(numbers), pq.Array(statuses), pq.Array(methods), pq.Array(currencies),
 			pq.Array(subtotals), pq.Array(taxes), pq.Array(totals), pq.Array(dues), pq.Array(paids),
 			pq.Array(remainings), pq.Array(dueDates), pq.Array(createds), pq.Array(hosted), pq.Array(pdfs),
-			pq.Array(charges), pq.Array(intents), pq.Array(lineCounts), pq.Array(datas), pq.Array(versions)); err != nil {
+			pq.Array(charges), pq.Array(intents), pq.Array(lineCounts), pq.Array(datas), pq.Array(versions),
+			pq.Array(deleteds)); err != nil {
 			return err
 		}
 		applied = len(appliedIDs)
@@ -124,19 +128,20 @@ const upsertInvoicesSQL = `
 INSERT INTO invoices AS t (id, livemode, customer, customer_email, customer_name, number, status,
                            collection_method, currency, subtotal, tax, total, amount_due, amount_paid,
                            amount_remaining, due_date, created, hosted_invoice_url, invoice_pdf,
-                           charge, payment_intent, lines_total_count, data, version, synced_at)
+                           charge, payment_intent, lines_total_count, data, version, deleted, synced_at)
 SELECT u.id, u.livemode, u.customer, u.customer_email, u.customer_name, u.number, u.status,
        u.collection_method, u.currency, u.subtotal, u.tax, u.total, u.amount_due, u.amount_paid,
        u.amount_remaining, to_timestamp(u.due_date), to_timestamp(u.created), u.hosted_invoice_url,
-       u.invoice_pdf, u.charge, u.payment_intent, u.lines_total_count, u.data::jsonb, u.version, now()
+       u.invoice_pdf, u.charge, u.payment_intent, u.lines_total_count, u.data::jsonb, u.version,
+       u.deleted, now()
 FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
             $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::text[], $19::text[],
-            $20::text[], $21::text[], $22::bigint[], $23::text[], $24::bigint[])
+            $20::text[], $21::text[], $22::bigint[], $23::text[], $24::bigint[], $25::boolean[])
      AS u(id, livemode, customer, customer_email, customer_name, number, status, collection_method,
           currency, subtotal, tax, total, amount_due, amount_paid, amount_remaining, due_date,
           created, hosted_invoice_url, invoice_pdf, charge, payment_intent, lines_total_count,
-          data, version)
+          data, version, deleted)
 ON CONFLICT (id) DO UPDATE SET
     livemode           = EXCLUDED.livemode,
     customer           = EXCLUDED.customer,
@@ -161,8 +166,9 @@ ON CONFLICT (id) DO UPDATE SET
     lines_total_count  = EXCLUDED.lines_total_count,
     data               = EXCLUDED.data,
     version            = EXCLUDED.version,
+    deleted            = EXCLUDED.deleted,
     synced_at          = EXCLUDED.synced_at
-WHERE t.version <= EXCLUDED.version
+WHERE t.version <= EXCLUDED.version AND (NOT t.deleted OR EXCLUDED.deleted)
 RETURNING t.id`
 
 // replaceLines deletes the stored lines of the applied invoices and inserts

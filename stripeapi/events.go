@@ -29,6 +29,8 @@ type Event struct {
 	Livemode   bool
 	// ObjectID is data.object.id.
 	ObjectID string
+	// ObjectType is data.object.object ("customer", "invoice", ...).
+	ObjectType string
 	// Raw is the whole event.
 	Raw json.RawMessage
 	// Object is data.object.
@@ -76,11 +78,14 @@ func EventFromJSON(raw json.RawMessage) (Event, error) {
 		ev.APIVersion = *e.APIVersion
 	}
 	if len(e.Data.Object) > 0 && e.Data.Object[0] == '{' {
-		id, err := objectID(e.Data.Object)
-		if err != nil {
+		var head struct {
+			ID     string `json:"id"`
+			Object string `json:"object"`
+		}
+		if err := json.Unmarshal(e.Data.Object, &head); err != nil {
 			return Event{}, fmt.Errorf("decode event %s: %w", e.ID, err)
 		}
-		ev.ObjectID = id
+		ev.ObjectID, ev.ObjectType = head.ID, head.Object
 	}
 	return ev, nil
 }

@@ -1,0 +1,52 @@
+-- +goose Up
+-- The webhook event queue. A verified delivery is stored here (unique on
+-- the event id) in the transaction that precedes the 2xx answer; workers
+-- in any number of `paydesk serve` processes claim queued rows with
+-- FOR UPDATE SKIP LOCKED and apply them to the mirror.
+CREATE TABLE events (
+    id              text PRIMARY KEY,
+    type            text        NOT NULL,
+    api_version     text,
+    created         bigint      NOT NULL,
+    livemode        boolean     NOT NULL,
+    object_type     text,
+    object_id       text,
+    data            jsonb       NOT NULL,
+    source          text        NOT NULL CHECK (source IN ('webhook', 'catchup')),
+    deliveries      integer     NOT NULL DEFAULT 1,
+    status          text        NOT NULL DEFAULT 'queued'
+        CHECK (status IN ('queued', 'applied', 'ignored', 'failed')),
+    note            text,
+    attempts        integer     NOT NULL DEFAULT 0,
+    last_error      text,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    received_at     timestamptz NOT NULL DEFAULT now(),
+    applied_at      timestamptz
+);
+-- The work queue: only rows still to apply are indexed, so the index stays
+-- small however long the history grows.
+CREATE INDEX events_queue_idx ON events (next_attempt_at, received_at) WHERE status IN ('queued', 'failed');
+CREATE INDEX events_object_idx ON events (object_id, created DESC);
+CREATE INDEX events_created_idx ON events (livemode, created DESC);
+CREATE INDEX events_api_version_idx ON events (api_version) WHERE api_version <> '2023-10-16';
+
+-- Deliveries refused before they became events (bad signature, stale,
+-- unsigned, oversize, malformed), kept so an operator can see who sent
+-- what. The body is cut to its first 4 KiB.
+CREATE TABLE rejected_deliveries (
+    id          bigserial PRIMARY KEY,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    reason      text        NOT NULL,
+    remote_addr text,
+    body        bytea
+);
+CREATE INDEX rejected_deliveries_received_idx ON rejected_deliveries (received_at DESC);
+
+-- Draft invoices can be deleted on Stripe. The row stays as a tombstone so
+-- a late, older update cannot bring it back.
+ALTER TABLE invoices ADD COLUMN deleted boolean NOT NULL DEFAULT false;
+
+-- +goose Down
+ALTER TABLE invoices DROP COLUMN deleted;
+DROP TABLE rejected_deliveries;
+DROP TABLE events;

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Event is a Stripe event in the queue (the events table). Data is the
+// whole event as delivered.
+type Event struct {
+	ID            string          `db:"id"`
+	Type          string          `db:"type"`
+	APIVersion    *string         `db:"api_version"`
+	Created       int64           `db:"created"`
+	Livemode      bool            `db:"livemode"`
+	ObjectType    *string         `db:"object_type"`
+	ObjectID      *string         `db:"object_id"`
+	Data          json.RawMessage `db:"data"`
+	Source        string          `db:"source"`
+	Deliveries    int             `db:"deliveries"`
+	Status        string          `db:"status"`
+	Note          *string         `db:"note"`
+	Attempts      int             `db:"attempts"`
+	LastError     *string         `db:"last_error"`
+	NextAttemptAt time.Time       `db:"next_attempt_at"`
+	ReceivedAt    time.Time       `db:"received_at"`
+	AppliedAt     *time.Time      `db:"applied_at"`
+}
+
+// Event statuses.
+const (
+	EventQueued  = "queued"
+	EventApplied = "applied"
+	EventIgnored = "ignored"
+	EventFailed  = "failed"
+)
+
+// Event sources.
+const (
+	SourceWebhook = "webhook"
+	SourceCatchup = "catchup"
+)
+
+// EnqueueEvent stores a verified event for the workers and reports whether
+// it was new. A second delivery of a stored event only counts the delivery.
+// When it returns nil the event is durable: the caller may acknowledge it.
+func (s *Store) EnqueueEvent(ctx context.Context, e Event) (bool, error) {
+	var inserted bool
+	err := sqlxGet(ctx, s, &inserted, `
+INSERT INTO events AS t (id, type, api_version, created, livemode, object_type, object_id, data, source)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+ON CONFLICT (id) DO UPDATE SET deliveries = t.deliveries + 1
+RETURNING (xmax = 0)`,
+		e.ID, e.Type, e.APIVersion, e.Created, e.Livemode, e.ObjectType, e.ObjectID, string(e.Data), e.Source)
+	if err != nil {
+		return false, fmt.Errorf("store: enqueue event %s: %w", e.ID, err)
+	}
+	return inserted, nil
+}
+
+// EnqueueMissingEvents stores those of events not stored yet (catch-up) and
+// returns how many were new. Events already stored are left untouched.
+func (s *Store) EnqueueMissingEvents(ctx context.Context, events []Event) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	n := len(events)
+	var (
+		ids, types, datas, sources = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		versions, objTypes, objIDs = make([]*string, n), make([]*string, n), make([]*string, n)
+		createds                   = make([]int64, n)
+		livemodes                  = make([]bool, n)
+	)
+	for i, e := range events {
+		ids[i], types[i], datas[i], sources[i] = e.ID, e.Type, string(e.Data), e.Source
+		versions[i], objTypes[i], objIDs[i], createds[i], livemodes[i] = e.APIVersion, e.ObjectType, e.ObjectID, e.Created, e.Livemode
+	}
+	var added []string
+	err := s.selectStrings(ctx, &added, `
+INSERT INTO events (id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
+SELECT u.id, u.type, u.api_version, u.created, u.livemode, u.object_type, u.object_id, u.data::jsonb, u.source, 0
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[], $8::text[], $9::text[])
+     AS u(id, type, api_version, created, livemode, object_type, object_id, data, source)
+ON CONFLICT (id) DO NOTHING
+RETURNING id`,
+		pq.Array(ids), pq.Array(types), pq.Array(versions), pq.Array(createds), pq.Array(livemodes),
+		pq.Array(objTypes), pq.Array(objIDs), pq.Array(datas), pq.Array(sources))
+	if err != nil {
+		return 0, fmt.Errorf("store: enqueue missing events: %w", err)
+	}
+	return len(added), nil
+}
+
+// NewestEventCreated returns the created time of the newest stored event of
+// the mode, or 0 when there is none.
+func (s *Store) NewestEventCreated(ctx context.Context, livemode bool) (int64, error) {
+	var created int64
+	if err := sqlxGet(ctx, s, &created, `SELECT coalesce(max(created), 0) FROM events WHERE livemode = $1`, livemode); err != nil {
+		return 0, fmt.Errorf("store: newest event: %w", err)
+	}
+	return created, nil
+}
+
+// RecordRejectedDelivery keeps a webhook delivery that failed verification.
+func (s *Store) RecordRejectedDelivery(ctx context.Context, reason, remoteAddr string, body []byte) error {
+	const keep = 4 << 10
+	if len(body) > keep {
+		body = body[:keep]
+	}
+	if _, err := s.q.ExecContext(ctx, `INSERT INTO rejected_deliveries (reason, remote_addr, body) VALUES ($1, $2, $3)`,
+		reason, remoteAddr, body); err != nil {
+		return fmt.Errorf("store: record rejected delivery: %w", err)
+	}
+	return nil
+}
+
+// Event returns one stored event, or ErrNotFound.
+func (s *Store) Event(ctx context.Context, id string) (Event, error) {
+	var e Event
+	err := sqlxGet(ctx, s, &e, `SELECT * FROM events WHERE id = $1`, id)
+	if isNoRows(err) {
+		return e, ErrNotFound
+	}
+	if err != nil {
+		return e, fmt.Errorf("store: load event %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// QueueStats describes the event queue.
+type QueueStats struct {
+	Queued int `db:"queued"`
+	Failed int `db:"failed"`
+	// OldestQueued is when the oldest unapplied event arrived; nil when the
+	// queue is empty.
+	OldestQueued *time.Time `db:"oldest_queued"`
+	// OtherAPIVersion counts stored events sent at an API version other
+	// than the pinned one (their objects are re-fetched).
+	OtherAPIVersion int `db:"other_api_version"`
+}
+
+// EventQueueStats counts what the workers still have to do.
+func (s *Store) EventQueueStats(ctx context.Context, pinnedVersion string) (QueueStats, error) {
+	var q QueueStats
+	err := sqlxGet(ctx, s, &q, `
+SELECT count(*) FILTER (WHERE status = 'queued') AS queued,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       min(received_at) AS oldest_queued,
+       (SELECT count(*) FROM events WHERE api_version <> $1) AS other_api_version
+FROM events WHERE status IN ('queued', 'failed')`, pinnedVersion)
+	if err != nil {
+		return q, fmt.Errorf("store: queue stats: %w", err)
+	}
+	return q, nil
+}
