@@ -1,0 +1,161 @@
+// Package handlers is paydesk's HTTP layer. Every route is registered in
+// routes.go; each handler is a method on Server, which holds the small
+// interfaces the handlers need (satisfied by *store.Store in production).
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"paydesk/store"
+)
+
+// Intake stores what the webhook receiver accepts or refuses. It is
+// satisfied by *store.Store. Neither method may keep the slices it is
+// given after it returns: the receiver reuses its body buffers.
+type Intake interface {
+	// EnqueueEvent stores a verified event and reports whether it was new;
+	// when it returns nil the event is durable.
+	EnqueueEvent(ctx context.Context, e store.Event) (bool, error)
+	// RecordRejectedDelivery keeps a delivery that failed verification.
+	RecordRejectedDelivery(ctx context.Context, reason, remoteAddr string, body []byte) error
+}
+
+// Readiness answers /readyz: nil when the database answers and its schema
+// is current.
+type Readiness interface {
+	Ready(ctx context.Context) error
+}
+
+// ErrMigrationsPending is what a Readiness returns when the database
+// answers but its schema is older than this binary.
+var ErrMigrationsPending = errors.New("handlers: database migrations pending")
+
+// Config holds a Server's dependencies.
+type Config struct {
+	// WebhookSecrets are the Stripe signing secrets (several during a
+	// rotation). With none, the webhook routes refuse every delivery.
+	WebhookSecrets []string
+	Intake         Intake    // required
+	Ready          Readiness // required
+	Log            *slog.Logger
+}
+
+// Server is paydesk's http.Handler.
+type Server struct {
+	secrets  []string
+	intake   Intake
+	ready    Readiness
+	log      *slog.Logger
+	mux      *http.ServeMux
+	counters counters
+}
+
+// New builds the Server and its route table. It panics when a required
+// dependency is missing, a wiring mistake.
+func New(c Config) *Server {
+	if c.Intake == nil || c.Ready == nil {
+		panic("handlers: Config.Intake and Config.Ready are required")
+	}
+	s := &Server{intake: c.Intake, ready: c.Ready, log: c.Log}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, secret := range c.WebhookSecrets {
+		if secret = strings.TrimSpace(secret); secret != "" {
+			s.secrets = append(s.secrets, secret)
+		}
+	}
+	s.mux = s.routes()
+	return s
+}
+
+// Header values shared by every response: assigning a shared slice saves
+// an allocation per header per request. Nothing appends to them in place.
+var (
+	nosniff      = []string{"nosniff"}
+	sameOrigin   = []string{"same-origin"}
+	frameDeny    = []string{"DENY"}
+	jsonType     = []string{"application/json"}
+	textType     = []string{"text/plain; charset=utf-8"}
+	noStoreCache = []string{"no-store"}
+)
+
+// ServeHTTP sets the security headers, routes the request and, at debug
+// level, logs it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h["X-Content-Type-Options"] = nosniff
+	h["Referrer-Policy"] = sameOrigin
+	h["X-Frame-Options"] = frameDeny
+	if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	s.mux.ServeHTTP(rec, r)
+	route := r.Pattern // set by the mux; empty when nothing matched
+	if route == "" {
+		route = "(none)"
+	}
+	// Only the method and the route: never the body, the query or the
+	// Stripe-Signature header.
+	s.log.LogAttrs(r.Context(), slog.LevelDebug, "http request",
+		slog.String("method", r.Method), slog.String("route", route),
+		slog.Int("status", rec.status()), slog.Duration("duration", time.Since(start)))
+}
+
+// statusRecorder remembers the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *statusRecorder) status() int {
+	if r.code == 0 {
+		return http.StatusOK
+	}
+	return r.code
+}
+
+// fail answers status with msg, a short text safe to show anyone, and
+// logs err with the request's context. err's text never reaches the
+// client: it may name tables, hosts or secrets' shapes.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string, err error, attrs ...slog.Attr) {
+	level := slog.LevelWarn
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	if s.log.Enabled(r.Context(), level) {
+		attrs = append(attrs, slog.String("method", r.Method), slog.String("route", r.Pattern),
+			slog.Int("status", status), slog.Any("err", err))
+		s.log.LogAttrs(r.Context(), level, msg, attrs...)
+	}
+	h := w.Header()
+	h["Content-Type"] = textType
+	h["Cache-Control"] = noStoreCache
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg + "\n"))
+}
