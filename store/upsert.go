@@ -11,17 +11,28 @@ import (
 // The upserts take a batch of rows and write it in one statement: the rows
 // travel as one array per column and unnest back into a set, so a page of
 // 100 objects is one round trip. ON CONFLICT ... WHERE applies a row only
-// when its version is not older than the stored one, and RETURNING names
-// the rows that were applied.
+// when its version is newer than the stored one (Apply*) or not older
+// (Upsert*), and RETURNING names the rows that were applied.
 
 // UpsertCustomers writes customers, skipping any older than the stored
 // version, and returns how many were applied. A deleted customer stays
 // deleted: only another deletion may replace it, and a deletion keeps the
 // last known profile, adding deleted: true to it.
 func (s *Store) UpsertCustomers(ctx context.Context, rows []Customer) (int, error) {
+	ids, err := s.upsertCustomers(ctx, rows, notOlder)
+	return len(ids), err
+}
+
+// ApplyCustomers writes customers only where they are strictly newer than
+// the stored version, and returns the ids written. See ApplyCharges.
+func (s *Store) ApplyCustomers(ctx context.Context, rows []Customer) ([]string, error) {
+	return s.upsertCustomers(ctx, rows, strictlyNewer)
+}
+
+func (s *Store) upsertCustomers(ctx context.Context, rows []Customer, o ordering) ([]string, error) {
 	rows = newestOnly(rows, func(r Customer) (string, int64) { return r.ID, r.Version })
 	if len(rows) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	n := len(rows)
 	var (
@@ -35,12 +46,13 @@ func (s *Store) UpsertCustomers(ctx context.Context, rows []Customer) (int, erro
 		descs[i], currency[i], balances[i], delinquents[i], deleteds[i] = r.Description, r.Currency, r.Balance, r.Delinquent, r.Deleted
 		createds[i], datas[i], versions[i] = unixOrZero(r.Created), string(r.Data), r.Version
 	}
-	applied, err := s.returnedCount(ctx, upsertCustomersSQL,
+	var applied []string
+	err := s.selectStrings(ctx, &applied, upsertCustomersSQL,
 		pq.Array(ids), pq.Array(livemodes), pq.Array(emails), pq.Array(names), pq.Array(phones),
 		pq.Array(descs), pq.Array(currency), pq.Array(balances), pq.Array(delinquents), pq.Array(deleteds),
-		pq.Array(createds), pq.Array(datas), pq.Array(versions))
+		pq.Array(createds), pq.Array(datas), pq.Array(versions), bool(o))
 	if err != nil {
-		return 0, fmt.Errorf("store: upsert customers: %w", err)
+		return nil, fmt.Errorf("store: upsert customers: %w", err)
 	}
 	return applied, nil
 }
@@ -68,7 +80,8 @@ ON CONFLICT (id) DO UPDATE SET
     deleted     = EXCLUDED.deleted,
     version     = EXCLUDED.version,
     synced_at   = EXCLUDED.synced_at
-WHERE t.version <= EXCLUDED.version AND (NOT t.deleted OR EXCLUDED.deleted)
+WHERE (t.version < EXCLUDED.version OR t.version = EXCLUDED.version AND $14::boolean)
+  AND (NOT t.deleted OR EXCLUDED.deleted)
 RETURNING t.id`
 
 // UpsertInvoices writes invoices and, for each one applied, replaces its
@@ -76,9 +89,21 @@ RETURNING t.id`
 // lines always belong to one version. A deleted (draft) invoice stays
 // deleted: only another deletion may replace it.
 func (s *Store) UpsertInvoices(ctx context.Context, rows []Invoice) (int, error) {
+	ids, err := s.upsertInvoices(ctx, rows, notOlder)
+	return len(ids), err
+}
+
+// ApplyInvoices writes invoices (and their lines) only where they are
+// strictly newer than the stored version, and returns the ids written. See
+// ApplyCharges.
+func (s *Store) ApplyInvoices(ctx context.Context, rows []Invoice) ([]string, error) {
+	return s.upsertInvoices(ctx, rows, strictlyNewer)
+}
+
+func (s *Store) upsertInvoices(ctx context.Context, rows []Invoice, o ordering) ([]string, error) {
 	rows = newestOnly(rows, func(r Invoice) (string, int64) { return r.ID, r.Version })
 	if len(rows) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	n := len(rows)
 	var (
@@ -100,28 +125,26 @@ func (s *Store) UpsertInvoices(ctx context.Context, rows []Invoice) (int, error)
 		charges[i], intents[i], lineCounts[i], datas[i], versions[i] = r.Charge, r.PaymentIntent, r.LinesTotalCount, string(r.Data), r.Version
 		deleteds[i] = r.Deleted
 	}
-	var applied int
+	var appliedIDs []string
 	err := s.InTx(ctx, func(tx *Store) error {
-		var appliedIDs []string
 		if err := tx.selectStrings(ctx, &appliedIDs, upsertInvoicesSQL,
 			pq.Array(ids), pq.Array(livemodes), pq.Array(customers), pq.Array(emails), pq.Array(names),
 			pq.Array(numbers), pq.Array(statuses), pq.Array(methods), pq.Array(currencies),
 			pq.Array(subtotals), pq.Array(taxes), pq.Array(totals), pq.Array(dues), pq.Array(paids),
 			pq.Array(remainings), pq.Array(dueDates), pq.Array(createds), pq.Array(hosted), pq.Array(pdfs),
 			pq.Array(charges), pq.Array(intents), pq.Array(lineCounts), pq.Array(datas), pq.Array(versions),
-			pq.Array(deleteds)); err != nil {
+			pq.Array(deleteds), bool(o)); err != nil {
 			return err
 		}
-		applied = len(appliedIDs)
-		if applied == 0 {
+		if len(appliedIDs) == 0 {
 			return nil
 		}
 		return tx.replaceLines(ctx, appliedIDs, rows)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: upsert invoices: %w", err)
+		return nil, fmt.Errorf("store: upsert invoices: %w", err)
 	}
-	return applied, nil
+	return appliedIDs, nil
 }
 
 const upsertInvoicesSQL = `
@@ -168,7 +191,8 @@ ON CONFLICT (id) DO UPDATE SET
     version            = EXCLUDED.version,
     deleted            = EXCLUDED.deleted,
     synced_at          = EXCLUDED.synced_at
-WHERE t.version <= EXCLUDED.version AND (NOT t.deleted OR EXCLUDED.deleted)
+WHERE (t.version < EXCLUDED.version OR t.version = EXCLUDED.version AND $26::boolean)
+  AND (NOT t.deleted OR EXCLUDED.deleted)
 RETURNING t.id`
 
 // replaceLines deletes the stored lines of the applied invoices and inserts
@@ -222,9 +246,24 @@ ON CONFLICT (invoice, id) DO NOTHING`,
 // UpsertCharges writes charges, skipping any older than the stored version,
 // and returns how many were applied.
 func (s *Store) UpsertCharges(ctx context.Context, rows []Charge) (int, error) {
+	ids, err := s.upsertCharges(ctx, rows, notOlder)
+	return len(ids), err
+}
+
+// ApplyCharges writes charges only where they are strictly newer than the
+// stored version, and returns the ids written. The event worker uses it:
+// an event at the stored second may or may not be newer than what is
+// stored, and the caller resolves that tie by fetching the object again
+// (and storing it with UpsertCharges). Deciding inside the statement keeps
+// two workers from both believing they hold the newest state.
+func (s *Store) ApplyCharges(ctx context.Context, rows []Charge) ([]string, error) {
+	return s.upsertCharges(ctx, rows, strictlyNewer)
+}
+
+func (s *Store) upsertCharges(ctx context.Context, rows []Charge, o ordering) ([]string, error) {
 	rows = newestOnly(rows, func(r Charge) (string, int64) { return r.ID, r.Version })
 	if len(rows) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	n := len(rows)
 	var (
@@ -244,14 +283,15 @@ func (s *Store) UpsertCharges(ctx context.Context, rows []Charge) (int, error) {
 		billingNames[i], brands[i], last4s[i] = r.BillingName, r.CardBrand, r.CardLast4
 		createds[i], datas[i], versions[i] = unixOrZero(r.Created), string(r.Data), r.Version
 	}
-	applied, err := s.returnedCount(ctx, upsertChargesSQL,
+	var applied []string
+	err := s.selectStrings(ctx, &applied, upsertChargesSQL,
 		pq.Array(ids), pq.Array(livemodes), pq.Array(customers), pq.Array(invoices), pq.Array(intents),
 		pq.Array(amounts), pq.Array(captured), pq.Array(refunded), pq.Array(currencies), pq.Array(statuses),
 		pq.Array(paids), pq.Array(captureds), pq.Array(refundeds), pq.Array(dispute), pq.Array(failCodes),
 		pq.Array(failMsgs), pq.Array(descs), pq.Array(emails), pq.Array(receipts), pq.Array(billingNames),
-		pq.Array(brands), pq.Array(last4s), pq.Array(createds), pq.Array(datas), pq.Array(versions))
+		pq.Array(brands), pq.Array(last4s), pq.Array(createds), pq.Array(datas), pq.Array(versions), bool(o))
 	if err != nil {
-		return 0, fmt.Errorf("store: upsert charges: %w", err)
+		return nil, fmt.Errorf("store: upsert charges: %w", err)
 	}
 	return applied, nil
 }
@@ -299,15 +339,26 @@ ON CONFLICT (id) DO UPDATE SET
     data            = EXCLUDED.data,
     version         = EXCLUDED.version,
     synced_at       = EXCLUDED.synced_at
-WHERE t.version <= EXCLUDED.version
+WHERE t.version < EXCLUDED.version OR t.version = EXCLUDED.version AND $26::boolean
 RETURNING t.id`
 
 // UpsertRefunds writes refunds, skipping any older than the stored version,
 // and returns how many were applied.
 func (s *Store) UpsertRefunds(ctx context.Context, rows []Refund) (int, error) {
+	ids, err := s.upsertRefunds(ctx, rows, notOlder)
+	return len(ids), err
+}
+
+// ApplyRefunds writes refunds only where they are strictly newer than the
+// stored version, and returns the ids written. See ApplyCharges.
+func (s *Store) ApplyRefunds(ctx context.Context, rows []Refund) ([]string, error) {
+	return s.upsertRefunds(ctx, rows, strictlyNewer)
+}
+
+func (s *Store) upsertRefunds(ctx context.Context, rows []Refund, o ordering) ([]string, error) {
 	rows = newestOnly(rows, func(r Refund) (string, int64) { return r.ID, r.Version })
 	if len(rows) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	n := len(rows)
 	var (
@@ -322,12 +373,13 @@ func (s *Store) UpsertRefunds(ctx context.Context, rows []Refund) (int, error) {
 		currencies[i], statuses[i], reasons[i], receipt[i], failures[i] = r.Currency, r.Status, r.Reason, r.ReceiptNumber, r.FailureReason
 		createds[i], datas[i], versions[i] = unixOrZero(r.Created), string(r.Data), r.Version
 	}
-	applied, err := s.returnedCount(ctx, upsertRefundsSQL,
+	var applied []string
+	err := s.selectStrings(ctx, &applied, upsertRefundsSQL,
 		pq.Array(ids), pq.Array(livemodes), pq.Array(charges), pq.Array(intents), pq.Array(amounts),
 		pq.Array(currencies), pq.Array(statuses), pq.Array(reasons), pq.Array(receipt), pq.Array(failures),
-		pq.Array(createds), pq.Array(datas), pq.Array(versions))
+		pq.Array(createds), pq.Array(datas), pq.Array(versions), bool(o))
 	if err != nil {
-		return 0, fmt.Errorf("store: upsert refunds: %w", err)
+		return nil, fmt.Errorf("store: upsert refunds: %w", err)
 	}
 	return applied, nil
 }
@@ -355,18 +407,8 @@ ON CONFLICT (id) DO UPDATE SET
     data           = EXCLUDED.data,
     version        = EXCLUDED.version,
     synced_at      = EXCLUDED.synced_at
-WHERE t.version <= EXCLUDED.version
+WHERE t.version < EXCLUDED.version OR t.version = EXCLUDED.version AND $14::boolean
 RETURNING t.id`
-
-// returnedCount runs an upsert and counts the rows its RETURNING clause
-// gave back, that is the rows applied.
-func (s *Store) returnedCount(ctx context.Context, query string, args ...any) (int, error) {
-	var ids []string
-	if err := s.selectStrings(ctx, &ids, query, args...); err != nil {
-		return 0, err
-	}
-	return len(ids), nil
-}
 
 func (s *Store) selectStrings(ctx context.Context, dest *[]string, query string, args ...any) error {
 	rows, err := s.q.QueryContext(ctx, query, args...)
@@ -383,6 +425,18 @@ func (s *Store) selectStrings(ctx context.Context, dest *[]string, query string,
 	}
 	return rows.Err()
 }
+
+// ordering says whether an incoming row at the stored version replaces it.
+type ordering bool
+
+const (
+	// notOlder: a state read from the API at the stored second is at least
+	// as new as the stored one (see the package doc), so it replaces it.
+	notOlder ordering = true
+	// strictlyNewer: an event at the stored second is a tie the caller
+	// resolves; it does not replace the stored state.
+	strictlyNewer ordering = false
+)
 
 // newestOnly drops all but the newest version of each id within one batch:
 // one INSERT ... ON CONFLICT cannot touch a row twice. On equal versions the

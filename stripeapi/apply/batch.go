@@ -1,0 +1,371 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"paydesk/store"
+	"paydesk/stripeapi"
+)
+
+// tableOf maps the object types paydesk mirrors to their tables.
+var tableOf = map[string]string{
+	"customer": "customers",
+	"invoice":  "invoices",
+	"charge":   "charges",
+	"refund":   "refunds",
+}
+
+// target is one mirrored object touched by the batch.
+type target struct {
+	table, id string
+	livemode  bool
+	events    []*parsed
+	// refetch, when set, says why the object must be fetched from Stripe
+	// instead of taken from an event.
+	refetch string
+}
+
+// parsed is a claimed event with its object decoded.
+type parsed struct {
+	ev     store.Event
+	object json.RawMessage
+}
+
+// batch is the work of one transaction.
+type batch struct {
+	api      *stripeapi.Client
+	targets  []*target
+	outcomes []store.EventOutcome
+	changes  []store.Change
+}
+
+func newBatch(events []store.Event, api *stripeapi.Client) *batch {
+	b := &batch{api: api}
+	byKey := map[string]*target{}
+	for _, e := range events {
+		table, id, refetch, object, note := classify(e)
+		if table == "" {
+			b.finish(e.ID, store.EventIgnored, note)
+			continue
+		}
+		key := table + "/" + id
+		t := byKey[key]
+		if t == nil {
+			t = &target{table: table, id: id, livemode: e.Livemode}
+			byKey[key] = t
+			b.targets = append(b.targets, t)
+		}
+		t.events = append(t.events, &parsed{ev: e, object: object})
+		if refetch != "" && t.refetch == "" {
+			t.refetch = refetch
+		}
+	}
+	return b
+}
+
+// classify decides what an event touches. An empty table means the event is
+// ignored, for the reason in note.
+func classify(e store.Event) (table, id, refetch string, object json.RawMessage, note string) {
+	ev, err := stripeapi.EventFromJSON(e.Data)
+	if err != nil {
+		return "", "", "", nil, "not a readable event: " + err.Error()
+	}
+	switch {
+	case ev.ObjectType == "dispute":
+		// A dispute changes its charge's disputed flag; the charge itself
+		// is read again.
+		var d struct {
+			Charge json.RawMessage `json:"charge"`
+		}
+		_ = json.Unmarshal(ev.Object, &d)
+		charge := expandedID(d.Charge)
+		if charge == "" {
+			return "", "", "", nil, "dispute without a charge"
+		}
+		return "charges", charge, "dispute " + ev.Type, nil, ""
+	case tableOf[ev.ObjectType] == "":
+		return "", "", "", nil, fmt.Sprintf("paydesk does not mirror %q objects", ev.ObjectType)
+	case ev.ObjectID == "":
+		// invoice.upcoming describes an invoice that does not exist yet.
+		return "", "", "", nil, "the event's object has no id"
+	}
+	table, id, object = tableOf[ev.ObjectType], ev.ObjectID, ev.Object
+	if ev.APIVersion != "" && ev.APIVersion != stripeapi.APIVersion {
+		refetch = "event rendered at API version " + ev.APIVersion
+	} else if table == "invoices" && linesHaveMore(object) {
+		refetch = "invoice has more lines than its event carries"
+	}
+	return table, id, refetch, object, ""
+}
+
+func expandedID(raw json.RawMessage) string {
+	var id string
+	if json.Unmarshal(raw, &id) == nil {
+		return id
+	}
+	var obj struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(raw, &obj)
+	return obj.ID
+}
+
+func linesHaveMore(invoice json.RawMessage) bool {
+	var head struct {
+		Lines struct {
+			HasMore bool `json:"has_more"`
+		} `json:"lines"`
+	}
+	_ = json.Unmarshal(invoice, &head)
+	return head.Lines.HasMore
+}
+
+func (b *batch) finish(id, status, note string) {
+	b.outcomes = append(b.outcomes, store.EventOutcome{ID: id, Status: status, Note: note})
+}
+
+// finishTarget gives every event of t an outcome: the one whose state was
+// used gets note, the others were superseded by it.
+func (b *batch) finishTarget(t *target, used *parsed, note string) {
+	for _, p := range t.events {
+		switch {
+		case used == nil || p == used:
+			b.finish(p.ev.ID, store.EventApplied, note)
+		default:
+			b.finish(p.ev.ID, store.EventApplied, "superseded by a newer event of the same object")
+		}
+	}
+}
+
+// newest returns the latest event of t, and false when two or more share
+// the latest second (a tie only Stripe can settle).
+func (t *target) newest() (*parsed, bool) {
+	sort.SliceStable(t.events, func(i, j int) bool { return t.events[i].ev.Created < t.events[j].ev.Created })
+	last := t.events[len(t.events)-1]
+	if n := len(t.events); n > 1 && t.events[n-2].ev.Created == last.ev.Created {
+		return last, false
+	}
+	return last, true
+}
+
+// applyEvents stores the newest event of each target that an event can
+// settle, where it is strictly newer than the stored state, and marks the
+// ties for re-fetching.
+func (b *batch) applyEvents(ctx context.Context, tx *store.Store) error {
+	var (
+		pending   []*target
+		used      = map[*target]*parsed{}
+		customers []store.Customer
+		invoices  []store.Invoice
+		charges   []store.Charge
+		refunds   []store.Refund
+	)
+	for _, t := range b.targets {
+		if t.refetch != "" {
+			continue
+		}
+		p, unique := t.newest()
+		if !unique {
+			t.refetch = "several events in the same second"
+			continue
+		}
+		version := p.ev.Created
+		var err error
+		switch t.table {
+		case "customers":
+			var r store.Customer
+			if r, err = stripeapi.CustomerRecord(p.object, p.ev.Livemode, version); err == nil {
+				r.Deleted = r.Deleted || p.ev.Type == "customer.deleted"
+				customers = append(customers, r)
+			}
+		case "invoices":
+			var r store.Invoice
+			if r, err = stripeapi.InvoiceRecord(p.object, p.ev.Livemode, version); err == nil {
+				r.Deleted = p.ev.Type == "invoice.deleted"
+				invoices = append(invoices, r)
+			}
+		case "charges":
+			var r store.Charge
+			if r, err = stripeapi.ChargeRecord(p.object, p.ev.Livemode, version); err == nil {
+				charges = append(charges, r)
+			}
+		case "refunds":
+			var r store.Refund
+			if r, err = stripeapi.RefundRecord(p.object, p.ev.Livemode, version); err == nil {
+				refunds = append(refunds, r)
+			}
+		}
+		if err != nil {
+			// A malformed object cannot be applied from the event; Stripe
+			// has the truth.
+			t.refetch = "event object unreadable: " + err.Error()
+			continue
+		}
+		pending = append(pending, t)
+		used[t] = p
+	}
+
+	applied := map[string]bool{}
+	if err := applyRows(ctx, tx, "customers", customers, (*store.Store).ApplyCustomers, applied); err != nil {
+		return err
+	}
+	if err := applyRows(ctx, tx, "invoices", invoices, (*store.Store).ApplyInvoices, applied); err != nil {
+		return err
+	}
+	if err := applyRows(ctx, tx, "charges", charges, (*store.Store).ApplyCharges, applied); err != nil {
+		return err
+	}
+	if err := applyRows(ctx, tx, "refunds", refunds, (*store.Store).ApplyRefunds, applied); err != nil {
+		return err
+	}
+
+	// What was not applied is older than the stored state, at the same
+	// second (a tie), or a deleted object's late update.
+	notApplied := map[string][]string{}
+	for _, t := range pending {
+		if applied[t.table+"/"+t.id] {
+			b.finishTarget(t, used[t], "")
+			b.changes = append(b.changes, store.Change{Table: t.table, ID: t.id, Livemode: t.livemode})
+			continue
+		}
+		notApplied[t.table] = append(notApplied[t.table], t.id)
+	}
+	stored := map[string]int64{}
+	for table, ids := range notApplied {
+		versions, err := tx.StoredVersions(ctx, table, ids)
+		if err != nil {
+			return err
+		}
+		for id, v := range versions {
+			stored[table+"/"+id] = v
+		}
+	}
+	for _, t := range pending {
+		v, ok := stored[t.table+"/"+t.id]
+		if !ok {
+			continue // applied above
+		}
+		switch ev := used[t].ev.Created; {
+		case v == ev:
+			t.refetch = "same second as the stored state"
+		case v > ev:
+			b.finishTarget(t, nil, "older than the stored state; nothing to change")
+		default:
+			b.finishTarget(t, nil, "the object is deleted; later states are not applied")
+		}
+	}
+	return nil
+}
+
+// applyRows writes rows with apply and notes which were applied.
+func applyRows[T any](ctx context.Context, tx *store.Store, table string, rows []T,
+	apply func(*store.Store, context.Context, []T) ([]string, error), applied map[string]bool) error {
+	ids, err := apply(tx, ctx, rows)
+	for _, id := range ids {
+		applied[table+"/"+id] = true
+	}
+	return err
+}
+
+// refetch reads from Stripe every target an event could not settle and
+// stores what Stripe returns. A failure fails only that target's events,
+// which are retried later; a database error fails the batch.
+func (b *batch) refetch(ctx context.Context, tx *store.Store) error {
+	for _, t := range b.targets {
+		if t.refetch == "" {
+			continue
+		}
+		changed, err := b.fetchAndStore(ctx, tx, t)
+		if err != nil {
+			var se *stripeapi.Error
+			if !errors.As(err, &se) && b.api != nil {
+				return err // the database, not Stripe
+			}
+			for _, p := range t.events {
+				b.outcomes = append(b.outcomes, store.EventOutcome{ID: p.ev.ID, Status: store.EventFailed,
+					Note: "re-fetch: " + t.refetch, Error: safeError(err), RetryAt: time.Now().Add(backoff(p.ev.Attempts + 1))})
+			}
+			continue
+		}
+		b.finishTarget(t, nil, "re-fetched from Stripe: "+t.refetch)
+		if changed {
+			b.changes = append(b.changes, store.Change{Table: t.table, ID: t.id, Livemode: t.livemode})
+		}
+	}
+	return nil
+}
+
+// fetchAndStore reads one object from Stripe and stores it as not older
+// than the stored state. It reports whether the row changed.
+func (b *batch) fetchAndStore(ctx context.Context, tx *store.Store, t *target) (bool, error) {
+	if b.api == nil {
+		return false, errNoAPI
+	}
+	// The request is sent after this second began, so the state read is
+	// at least as new as any event of an earlier second.
+	version := time.Now().Unix()
+	var n int
+	switch t.table {
+	case "customers":
+		c, err := b.api.Customers.Get(ctx, t.id)
+		if err != nil {
+			return false, err
+		}
+		r, err := stripeapi.CustomerRecord(c.LastResponse.RawJSON, t.livemode, version)
+		if err != nil {
+			return false, err
+		}
+		if n, err = tx.UpsertCustomers(ctx, []store.Customer{r}); err != nil {
+			return false, err
+		}
+	case "invoices":
+		inv, err := b.api.Invoices.Get(ctx, t.id)
+		if stripeapi.IsNotFound(err) {
+			// Stripe forgets deleted drafts.
+			return tx.MarkInvoiceDeleted(ctx, t.id, version)
+		}
+		if err != nil {
+			return false, err
+		}
+		r, err := stripeapi.InvoiceRecord(inv.LastResponse.RawJSON, t.livemode, version)
+		if err != nil {
+			return false, err
+		}
+		if err := b.api.Invoices.CompleteLines(ctx, &r); err != nil {
+			return false, err
+		}
+		if n, err = tx.UpsertInvoices(ctx, []store.Invoice{r}); err != nil {
+			return false, err
+		}
+	case "charges":
+		c, err := b.api.Charges.Get(ctx, t.id)
+		if err != nil {
+			return false, err
+		}
+		r, err := stripeapi.ChargeRecord(c.LastResponse.RawJSON, t.livemode, version)
+		if err != nil {
+			return false, err
+		}
+		if n, err = tx.UpsertCharges(ctx, []store.Charge{r}); err != nil {
+			return false, err
+		}
+	case "refunds":
+		rf, err := b.api.Refunds.Get(ctx, t.id)
+		if err != nil {
+			return false, err
+		}
+		r, err := stripeapi.RefundRecord(rf.LastResponse.RawJSON, t.livemode, version)
+		if err != nil {
+			return false, err
+		}
+		if n, err = tx.UpsertRefunds(ctx, []store.Refund{r}); err != nil {
+			return false, err
+		}
+	}
+	return n > 0, nil
+}

@@ -1,0 +1,178 @@
+// Package apply applies queued Stripe events to the mirror: the event
+// worker that `paydesk serve` runs.
+//
+// Ordering rule. Each mirrored row carries the version (Unix second) its
+// state is known to be current at. An event created in second S applies
+// only if S is strictly newer than the stored version. If S is older, the
+// event is stale and changes nothing. If S equals the stored version, or two
+// events of one object in the batch share the newest second, nobody can
+// tell which state is the later one (Stripe's created has one-second
+// resolution), so the worker fetches the object from Stripe again and
+// stores that: the API always returns the latest state, which is never
+// older than any event. The comparison happens inside the upsert statement
+// (store.Apply*), so two workers cannot both believe they hold the newest
+// state. Deleted customers and invoices stay deleted.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"paydesk/store"
+	"paydesk/stripeapi"
+)
+
+// Options tune a Worker.
+type Options struct {
+	// Batch is how many events one transaction claims (default 200).
+	Batch int
+	// Idle is how long an idle worker waits before looking again (default
+	// 100ms).
+	Idle time.Duration
+	Log  *slog.Logger
+}
+
+// Worker drains the event queue. Any number of workers, in one process or
+// in several replicas, can run against one database.
+type Worker struct {
+	st  *store.Store
+	api *stripeapi.Client
+	o   Options
+}
+
+// NewWorker makes a worker. api re-fetches objects when an event alone
+// cannot decide (see the package doc); with a nil api such events fail and
+// are retried.
+func NewWorker(st *store.Store, api *stripeapi.Client, o Options) *Worker {
+	if o.Batch <= 0 {
+		o.Batch = 200
+	}
+	if o.Idle <= 0 {
+		o.Idle = 100 * time.Millisecond
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{st: st, api: api, o: o}
+}
+
+// Run applies events until ctx ends. A batch in hand when ctx ends is
+// finished (or rolled back) first, so stopping never leaves half a batch.
+func (w *Worker) Run(ctx context.Context) error {
+	failures := 0
+	for ctx.Err() == nil {
+		n, err := w.RunOnce(context.WithoutCancel(ctx))
+		wait := time.Duration(0)
+		switch {
+		case err != nil:
+			failures++
+			wait = backoff(failures)
+			w.o.Log.Error("event worker: batch failed", "err", err, "retry_in", wait)
+		case n == 0:
+			failures = 0
+			wait = w.o.Idle
+		default:
+			failures = 0
+		}
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+		}
+	}
+	return nil
+}
+
+// RunOnce claims one batch of due events and applies it in one
+// transaction. It returns how many events it handled. If the batch fails as
+// a whole, its events are retried one per transaction, so one event that
+// breaks its transaction cannot hold up the others: it alone is marked
+// failed and retried later with backoff.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	n, err := w.runBatch(ctx, w.o.Batch)
+	if err == nil || n <= 1 {
+		if err != nil && n == 1 {
+			return n, w.failLoneEvent(ctx, err)
+		}
+		return n, err
+	}
+	w.o.Log.Warn("event worker: batch failed; retrying its events one by one", "events", n, "err", err)
+	for i := 0; i < n; i++ {
+		one, err := w.runBatch(ctx, 1)
+		if one == 0 {
+			break
+		}
+		if err != nil {
+			if ferr := w.failLoneEvent(ctx, err); ferr != nil {
+				return i, ferr
+			}
+		}
+	}
+	return n, nil
+}
+
+// failLoneEvent marks the next due event failed after its own transaction
+// failed with cause.
+func (w *Worker) failLoneEvent(ctx context.Context, cause error) error {
+	return w.st.InTx(ctx, func(tx *store.Store) error {
+		events, err := tx.ClaimEvents(ctx, 1)
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		e := events[0]
+		w.o.Log.Error("event worker: event failed", "event", e.ID, "type", e.Type, "err", cause)
+		return tx.FinishEvents(ctx, []store.EventOutcome{{ID: e.ID, Status: store.EventFailed,
+			Error: cause.Error(), RetryAt: time.Now().Add(backoff(e.Attempts + 1))}})
+	})
+}
+
+// runBatch claims up to limit events and applies them in one transaction.
+func (w *Worker) runBatch(ctx context.Context, limit int) (int, error) {
+	var n int
+	err := w.st.InTx(ctx, func(tx *store.Store) error {
+		events, err := tx.ClaimEvents(ctx, limit)
+		if err != nil {
+			return err
+		}
+		n = len(events)
+		if n == 0 {
+			return nil
+		}
+		b := newBatch(events, w.api)
+		if err := b.applyEvents(ctx, tx); err != nil {
+			return err
+		}
+		if err := b.refetch(ctx, tx); err != nil {
+			return err
+		}
+		if err := tx.Notify(ctx, b.changes); err != nil {
+			return err
+		}
+		return tx.FinishEvents(ctx, b.outcomes)
+	})
+	return n, err
+}
+
+// backoff is the wait before retry number attempt: doubling from one
+// second, at most an hour, with jitter so failed events spread out.
+func backoff(attempt int) time.Duration {
+	d := time.Second << min(max(attempt-1, 0), 12)
+	d = min(d, time.Hour)
+	return d/2 + rand.N(d/2+1)
+}
+
+// errNoAPI fails events that need Stripe when no client is configured.
+var errNoAPI = errors.New("this event needs the object fetched from Stripe, but no Stripe key is configured")
+
+func safeError(err error) string {
+	var se *stripeapi.Error
+	if errors.As(err, &se) {
+		return se.Error()
+	}
+	return fmt.Sprint(err)
+}
