@@ -17,10 +17,16 @@ import (
 )
 
 const syncUsage = `sync [--objects customers,invoices,charges,refunds] [--since YYYY-MM-DD] [--rate N] [--workers N] [--restart]
+       paydesk sync --events
 
 Copies objects from Stripe into the mirror, paging every list. An
 interrupted run (Ctrl-C, kill, crash) resumes where it stopped when run
-again with the same flags.`
+again with the same flags.
+
+With --events it instead lists Stripe's events since the newest one stored
+(Stripe keeps 30 days) and queues those missing for the event workers of
+paydesk serve, so an outage longer than Stripe's webhook retries loses
+nothing.`
 
 func runSync(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "sync", syncUsage)
@@ -29,6 +35,7 @@ func runSync(ctx context.Context, env *environment, args []string) error {
 	rate := fs.Float64("rate", -1, "Stripe requests per second (default 25 in test mode, 100 in live mode; 0 = unlimited)")
 	workers := fs.Int("workers", 4, "created-windows read in parallel")
 	restart := fs.Bool("restart", false, "abandon an interrupted run and start over")
+	events := fs.Bool("events", false, "queue the events missed since the newest stored event, instead of copying objects")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -65,6 +72,16 @@ func runSync(ctx context.Context, env *environment, args []string) error {
 		return err
 	} else if !current {
 		return errors.New("the database schema is not current: run paydesk migrate first")
+	}
+
+	if *events {
+		res, err := backfill.CatchUpEvents(ctx, st, api)
+		if err != nil {
+			return friendlyStripeError(err)
+		}
+		fmt.Fprintf(env.stdout, "events: %d listed, %d new queued for the workers (%d requests, %s)\n",
+			res.Listed, res.Added, res.Requests, res.Duration.Round(time.Millisecond))
+		return nil
 	}
 
 	opts.Progress = &backfill.Progress{}
