@@ -39,6 +39,7 @@ type environment struct {
 
 var commands = []command{
 	{"migrate", "apply database migrations", runMigrate},
+	{"serve", "serve the web routes and the Stripe webhook receiver, and apply queued events", runServe},
 	{"sync", "copy customers, invoices, charges and refunds from Stripe into the mirror", runSync},
 	{"version", "print the version", runVersion},
 }

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"paydesk/handlers"
+	"paydesk/store"
+	"paydesk/stripeapi/apply"
+)
+
+const serveUsage = `serve [--addr HOST:PORT] [--workers N]
+
+Serves paydesk over HTTP, the Stripe webhook receiver included, and runs
+event workers that apply queued events to the mirror. On SIGINT or SIGTERM
+it stops taking requests, lets those in flight finish (up to 20 s), then
+lets each worker finish the batch in hand.`
+
+// shutdownGrace is how long requests in flight get to finish on a stop.
+const shutdownGrace = 20 * time.Second
+
+// workerRestartDelay spaces restarts of a worker that stopped on an error.
+const workerRestartDelay = 5 * time.Second
+
+func runServe(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "serve", serveUsage)
+	addr := fs.String("addr", "", "listen address, host:port or :port (default PAYDESK_ADDR, else :8080)")
+	workers := fs.Int("workers", 2, "event workers in this process (0 = receive only)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *workers < 0 {
+		return usageError("--workers: want 0 or more")
+	}
+	if *addr != "" {
+		if _, port, err := net.SplitHostPort(*addr); err != nil || port == "" {
+			return usageError("--addr: want host:port or :port, got %q", *addr)
+		}
+	}
+	cfg, err := loadEnvConfig(env)
+	if err != nil {
+		return err
+	}
+	if *addr != "" {
+		cfg.Addr = *addr
+	}
+	if err := cfg.needDatabase(); err != nil {
+		return &exitError{2, fmt.Errorf("configuration: %w", err)}
+	}
+	// The workers re-fetch objects through the API.
+	if err := cfg.needStripe(); err != nil {
+		return &exitError{2, fmt.Errorf("configuration: %w", err)}
+	}
+	api, err := newStripeClient(cfg, -1)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if current, err := st.MigrationsCurrent(ctx); err != nil {
+		return err
+	} else if !current {
+		return errors.New("the database schema is not current: run paydesk migrate first")
+	}
+	if len(cfg.WebhookSecrets) == 0 {
+		env.log.Warn("webhook route refuses every delivery until STRIPE_WEBHOOK_SECRET is set")
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	secrets := make([]string, len(cfg.WebhookSecrets))
+	for i, s := range cfg.WebhookSecrets {
+		secrets[i] = string(s)
+	}
+	srv := &http.Server{
+		Handler: handlers.New(handlers.Config{
+			WebhookSecrets: secrets, Intake: st, Ready: storeReadiness{st}, Log: env.log,
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(env.log.Handler(), slog.LevelWarn),
+	}
+
+	// The workers outlive the signal: they stop only after the server has
+	// drained, so an event acknowledged just before the stop is still
+	// applied by this process or, once stored, by the next one.
+	workCtx, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	var wg sync.WaitGroup
+	for i := range *workers {
+		log := env.log.With("worker", i+1)
+		w := apply.NewWorker(st, api, apply.Options{Log: log})
+		wg.Go(func() { runWorker(workCtx, w, log) })
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	mode := "test"
+	if cfg.LiveMode {
+		mode = "live"
+	}
+	env.log.Info("paydesk serve listening", "addr", ln.Addr().String(), "workers", *workers, "mode", mode)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		env.log.Info("paydesk serve stopping: finishing requests in flight")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			env.log.Warn("requests still running at the shutdown deadline were cut off", "err", err)
+			_ = srv.Close()
+		}
+		cancel()
+	case err := <-served:
+		serveErr = fmt.Errorf("serve: %w", err)
+	}
+	stopWork()
+	wg.Wait()
+	if serveErr != nil {
+		return serveErr
+	}
+	env.log.Info("paydesk serve stopped")
+	return nil
+}
+
+// runWorker runs one event worker until ctx ends. A worker that stops on
+// its own is logged and started again, so one bad spell does not leave
+// the queue undrained.
+func runWorker(ctx context.Context, w *apply.Worker, log *slog.Logger) {
+	for {
+		err := w.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("event worker stopped; restarting", "err", err, "in", workerRestartDelay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(workerRestartDelay):
+		}
+	}
+}
+
+// storeReadiness answers /readyz from the store: the database answers and
+// every migration this binary embeds is applied.
+type storeReadiness struct{ st *store.Store }
+
+func (r storeReadiness) Ready(ctx context.Context) error {
+	if err := r.st.DB().PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	current, err := r.st.MigrationsCurrent(ctx)
+	if err != nil {
+		return err
+	}
+	if !current {
+		return handlers.ErrMigrationsPending
+	}
+	return nil
+}
