@@ -31,6 +31,8 @@ type Cluster struct {
 
 	bin  string
 	cred *syscall.Credential
+	opts []string // server options, kept for Restart
+	log  string
 }
 
 // Options tune Start.
@@ -102,11 +104,20 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if !o.Durable {
 		opts = append(opts, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
 	}
-	if err := c.run(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", c.Dir, "-l", logFile, "-o", strings.Join(opts, " ")); err != nil {
+	c.opts, c.log = opts, logFile
+	if err := c.start(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
+
+func (c *Cluster) start(ctx context.Context) error {
+	return c.run(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", c.Dir, "-l", c.log, "-o", strings.Join(c.opts, " "))
+}
+
+// Restart starts a stopped cluster again on the same port, as it was.
+// Fault tests stop the database under a running paydesk and bring it back.
+func (c *Cluster) Restart(ctx context.Context) error { return c.start(ctx) }
 
 // Stop shuts the server down (fast mode: open sessions are ended).
 func (c *Cluster) Stop() error {
