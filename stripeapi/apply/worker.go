@@ -69,8 +69,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		wait := time.Duration(0)
 		switch {
 		case err != nil:
+			// Usually the database is away; look again soon, since events
+			// pile up meanwhile, but not in a tight loop.
 			failures++
-			wait = backoff(failures)
+			wait = min(100*time.Millisecond<<min(failures, 6), 5*time.Second)
 			w.o.Log.Error("event worker: batch failed", "err", err, "retry_in", wait)
 		case n == 0:
 			failures = 0
