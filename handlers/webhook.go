@@ -32,7 +32,10 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	s.counters.received.Add(1)
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer releaseBody(buf)
-	if n := r.ContentLength; n > 0 && n <= maxWebhookBody {
+	// Sizing the buffer from Content-Length saves regrowing it, but only
+	// up to what the pool keeps: a sender must not make the server
+	// allocate a megabyte by announcing one.
+	if n := r.ContentLength; n > 0 && n <= keepBodyBuffer-bytes.MinRead {
 		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead spare to see EOF
 	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxWebhookBody)); err != nil {
