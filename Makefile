@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/paydesk
 
-.PHONY: build test vet fmt-check bench bench-upsert bench-sync clean
+.PHONY: build test vet fmt-check bench bench-upsert bench-sync bench-webhooks clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/paydesk
@@ -24,13 +24,19 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 # Benchmarks print figures; they assert nothing about time.
-bench: bench-upsert bench-sync
+bench: bench-upsert bench-sync bench-webhooks
 
 bench-upsert:
 	$(GO) test -run '^$$' -bench BenchmarkUpsert -benchtime 3x -count 1 ./store/
 
 bench-sync:
 	$(GO) test -run '^$$' -bench BenchmarkSync -benchtime 1x -count 1 -timeout 20m ./stripeapi/backfill/
+
+# Signed events into a running paydesk serve on a durable PostgreSQL; see
+# BenchmarkWebhooks in cmd/paydesk for the BENCH_* settings (events, mix,
+# concurrency, duplicates, reordering, same-second ties).
+bench-webhooks:
+	$(GO) test -run '^$$' -bench BenchmarkWebhooks -benchtime 1x -count 1 -timeout 30m ./cmd/paydesk/
 
 clean:
 	rm -rf bin

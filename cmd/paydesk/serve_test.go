@@ -38,7 +38,7 @@ func (s *serving) log() string {
 }
 
 // startServe starts the process and waits for its listening line.
-func startServe(t *testing.T, env map[string]string, args ...string) *serving {
+func startServe(t testing.TB, env map[string]string, args ...string) *serving {
 	t.Helper()
 	s := &serving{cmd: processFor(env, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...), done: make(chan struct{})}
 	pipe, err := s.cmd.StderrPipe()

@@ -26,7 +26,7 @@ type result struct {
 }
 
 // paydesk runs the binary with only the given environment (plus PATH).
-func paydesk(t *testing.T, env map[string]string, args ...string) result {
+func paydesk(t testing.TB, env map[string]string, args ...string) result {
 	t.Helper()
 	cmd := processFor(env, args...)
 	var out, errb bytes.Buffer

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"paydesk/store"
+	"paydesk/store/pgcluster"
+	"paydesk/stripeapi"
+	"paydesk/stripeapi/stripefake"
+	"paydesk/stripeapi/stripemock"
+)
+
+// BenchmarkWebhooks (make bench-webhooks) sends realistic signed events to
+// a running `paydesk serve` and prints events/s until every event is
+// applied, and the p50/p99 acknowledgement latency. It starts a durable
+// PostgreSQL cluster (fsync on, as in production), stripe-mock for the
+// re-fetches that same-second events need, and the server with two event
+// workers. Settings come from the environment:
+//
+//	BENCH_EVENTS       events to send (default 60000)
+//	BENCH_CONCURRENCY  concurrent senders (default 16)
+//	BENCH_DUPLICATES   percent of events delivered twice (default 5)
+//	BENCH_TIES         percent of an object's updates in the same second as the one before (default 5)
+//	BENCH_REORDER      events are shuffled within windows of this many (default 64)
+//	BENCH_MIX          percent charges,invoices,customers,refunds (default 40,25,20,15)
+//	BENCH_WORKERS      event workers in the server (default 2)
+func BenchmarkWebhooks(b *testing.B) {
+	cfg := benchConfig{
+		events: envInt("BENCH_EVENTS", 60000), concurrency: envInt("BENCH_CONCURRENCY", 16),
+		duplicates: envInt("BENCH_DUPLICATES", 5), ties: envInt("BENCH_TIES", 5),
+		reorder: envInt("BENCH_REORDER", 64), workers: envInt("BENCH_WORKERS", 2),
+		mix: [4]int{40, 25, 20, 15},
+	}
+	if m := os.Getenv("BENCH_MIX"); m != "" {
+		if _, err := fmt.Sscanf(m, "%d,%d,%d,%d", &cfg.mix[0], &cfg.mix[1], &cfg.mix[2], &cfg.mix[3]); err != nil {
+			b.Fatalf("BENCH_MIX: want four percentages like 40,25,20,15")
+		}
+	}
+	ctx := context.Background()
+	// Not b.TempDir: its parent is private to root, and the cluster runs
+	// as postgres when the benchmark runs as root.
+	dir, err := os.MkdirTemp("", "paydesk-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "data"), Durable: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cluster.Stop()
+	mock, err := stripemock.Start(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mock.Close()
+	const secret = "whsec_bench_webhooks"
+	env := map[string]string{"DATABASE_URL": cluster.URL("postgres"), "STRIPE_TEST_SECRET_KEY": "sk_test_123",
+		"STRIPE_API_BASE": mock.URL, "STRIPE_WEBHOOK_SECRET": secret}
+	if r := paydesk(b, env, "migrate"); r.code != 0 {
+		b.Fatalf("migrate: %+v", r)
+	}
+	srv := startServe(b, env, "--workers", strconv.Itoa(cfg.workers))
+	st, err := store.Open(ctx, cluster.URL("postgres"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+
+	deliveries, unique := benchEvents(cfg)
+	b.ResetTimer()
+	res := sendAll(b, srv.base+"/webhooks/stripe", secret, deliveries, cfg.concurrency)
+	for {
+		var left int
+		if err := st.DB().GetContext(ctx, &left, `SELECT count(*) FROM events WHERE status IN ('queued', 'failed')`); err != nil {
+			b.Fatal(err)
+		}
+		if left == 0 {
+			break
+		}
+		if time.Since(res.start) > 10*time.Minute {
+			b.Fatalf("%d events still not applied after 10 minutes", left)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	applied := time.Since(res.start)
+	b.StopTimer()
+
+	var outcome struct {
+		Stored   int `db:"stored"`
+		Failed   int `db:"failed"`
+		Refetch  int `db:"refetched"`
+		Multiple int `db:"multiple"`
+	}
+	if err := st.DB().GetContext(ctx, &outcome, `SELECT count(*) AS stored,
+		count(*) FILTER (WHERE status = 'failed') AS failed,
+		count(*) FILTER (WHERE note LIKE 're-fetched%') AS refetched,
+		count(*) FILTER (WHERE attempts > 1) AS multiple FROM events`); err != nil {
+		b.Fatal(err)
+	}
+	if outcome.Stored != unique || outcome.Failed != 0 || res.errors > 0 {
+		b.Fatalf("stored %d of %d unique events, %d failed, %d send errors", outcome.Stored, unique, outcome.Failed, res.errors)
+	}
+	rate := float64(unique) / applied.Seconds()
+	p50, p99 := res.percentile(50), res.percentile(99)
+	b.ReportMetric(rate, "events/s")
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ack-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ack-ms")
+	fmt.Printf("webhooks: %d deliveries (%d unique events, %d duplicates) at concurrency %d, %d workers\n",
+		len(deliveries), unique, len(deliveries)-unique, cfg.concurrency, cfg.workers)
+	fmt.Printf("webhooks: all applied in %s: %.0f events/s; acknowledged in %s (%.0f/s); ack p50 %s, p99 %s, max %s\n",
+		applied.Round(time.Millisecond), rate, res.sent.Round(time.Millisecond), float64(len(deliveries))/res.sent.Seconds(),
+		p50, p99, res.percentile(100))
+	fmt.Printf("webhooks: %d events re-fetched from Stripe (same-second ties), %d needed more than one attempt\n",
+		outcome.Refetch, outcome.Multiple)
+}
+
+type benchConfig struct {
+	events, concurrency, duplicates, ties, reorder, workers int
+	mix                                                     [4]int
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v >= 0 {
+		return v
+	}
+	return def
+}
+
+// benchEvents builds the deliveries: each object gets a few updates over
+// time, some in the same second as the one before, then the stream is
+// shuffled within windows and some events are delivered twice. It returns
+// the deliveries and how many distinct events they hold.
+func benchEvents(cfg benchConfig) ([][]byte, int) {
+	objects := max(cfg.events/3, 4)
+	data := stripefake.Generate(templates, stripefake.Dataset{
+		Customers: objects * cfg.mix[2] / 100, Invoices: objects * cfg.mix[1] / 100,
+		Charges: objects * cfg.mix[0] / 100, Refunds: objects * cfg.mix[3] / 100, Seed: 42,
+	})
+	type kind struct {
+		objects []json.RawMessage
+		types   []string
+		weight  int
+	}
+	kinds := []kind{
+		{data.Charges(), []string{"charge.succeeded", "charge.updated", "charge.captured"}, cfg.mix[0]},
+		{data.Invoices(), []string{"invoice.created", "invoice.finalized", "invoice.paid", "invoice.updated"}, cfg.mix[1]},
+		{data.Customers(), []string{"customer.created", "customer.updated"}, cfg.mix[2]},
+		{data.Refunds(), []string{"refund.created", "refund.updated", "charge.refund.updated"}, cfg.mix[3]},
+	}
+	r := rand.New(rand.NewPCG(7, 11))
+	total := 0
+	for _, k := range kinds {
+		if len(k.objects) > 0 {
+			total += k.weight
+		}
+	}
+	lastSecond := map[string]int64{}
+	base := time.Now().Add(-time.Hour).Unix()
+	events := make([][]byte, 0, cfg.events)
+	for i := 0; i < cfg.events; i++ {
+		pick := r.IntN(total)
+		k := kinds[0]
+		for _, kk := range kinds {
+			if len(kk.objects) == 0 {
+				continue
+			}
+			if pick < kk.weight {
+				k = kk
+				break
+			}
+			pick -= kk.weight
+		}
+		obj := k.objects[r.IntN(len(k.objects))]
+		var head struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(obj, &head); err != nil {
+			panic(err)
+		}
+		id := head.ID
+		created, seen := lastSecond[id]
+		switch {
+		case !seen:
+			created = base + r.Int64N(600)
+		case r.IntN(100) >= cfg.ties:
+			created += 1 + r.Int64N(5)
+		}
+		lastSecond[id] = created
+		typ := k.types[r.IntN(len(k.types))]
+		events = append(events, benchEvent(fmt.Sprintf("evt_bench_%08d", i), typ, created, obj))
+	}
+	for lo := 0; lo < len(events); lo += max(cfg.reorder, 1) {
+		hi := min(lo+max(cfg.reorder, 1), len(events))
+		r.Shuffle(hi-lo, func(i, j int) { events[lo+i], events[lo+j] = events[lo+j], events[lo+i] })
+	}
+	deliveries := slices.Clone(events)
+	for _, e := range events {
+		if r.IntN(100) < cfg.duplicates {
+			at := r.IntN(len(deliveries) + 1)
+			deliveries = slices.Insert(deliveries, at, e)
+		}
+	}
+	return deliveries, len(events)
+}
+
+func benchEvent(id, typ string, created int64, obj json.RawMessage) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"id":%q,"object":"event","api_version":%q,"created":%d,"data":{"object":`, id, stripeapi.APIVersion, created)
+	b.Write(obj)
+	fmt.Fprintf(&b, `},"livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"type":%q}`, typ)
+	return b.Bytes()
+}
+
+type sendResult struct {
+	start     time.Time
+	sent      time.Duration
+	latencies []time.Duration
+	errors    int64
+}
+
+func (r sendResult) percentile(p int) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	i := min(len(r.latencies)*p/100, len(r.latencies)-1)
+	return r.latencies[i].Round(10 * time.Microsecond)
+}
+
+// sendAll delivers every body with concurrency senders, each signing as
+// Stripe does just before sending, and records each acknowledgement's
+// latency.
+func sendAll(b *testing.B, url, secret string, bodies [][]byte, concurrency int) sendResult {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency}, Timeout: 30 * time.Second}
+	var next atomic.Int64
+	var errs atomic.Int64
+	lat := make([]time.Duration, len(bodies))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(bodies) {
+					return
+				}
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i]))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Stripe-Signature", stripeapi.SignWebhook(bodies[i], secret, time.Now()))
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				lat[i] = time.Since(t0)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				if resp.StatusCode != http.StatusOK {
+					errs.Add(1)
+				}
+				_, _ = bytes.NewBuffer(nil).ReadFrom(resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	res := sendResult{start: start, sent: time.Since(start), latencies: lat, errors: errs.Load()}
+	slices.Sort(res.latencies)
+	return res
+}
