@@ -11,7 +11,9 @@ CREATE TABLE events (
     livemode        boolean     NOT NULL,
     object_type     text,
     object_id       text,
-    data            jsonb       NOT NULL,
+    -- json, not jsonb: the delivery is kept byte for byte, and neither the
+    -- receiver's insert nor the worker's read pays for converting it.
+    data            json        NOT NULL,
     source          text        NOT NULL CHECK (source IN ('webhook', 'catchup')),
     deliveries      integer     NOT NULL DEFAULT 1,
     status          text        NOT NULL DEFAULT 'queued'

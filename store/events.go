@@ -52,7 +52,7 @@ func (s *Store) EnqueueEvent(ctx context.Context, e Event) (bool, error) {
 	var inserted bool
 	err := sqlxGet(ctx, s, &inserted, `
 INSERT INTO events AS t (id, type, api_version, created, livemode, object_type, object_id, data, source)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9)
 ON CONFLICT (id) DO UPDATE SET deliveries = t.deliveries + 1
 RETURNING (xmax = 0)`,
 		e.ID, e.Type, e.APIVersion, e.Created, e.Livemode, e.ObjectType, e.ObjectID, string(e.Data), e.Source)
@@ -82,7 +82,7 @@ func (s *Store) EnqueueMissingEvents(ctx context.Context, events []Event) (int, 
 	var added []string
 	err := s.selectStrings(ctx, &added, `
 INSERT INTO events (id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
-SELECT u.id, u.type, u.api_version, u.created, u.livemode, u.object_type, u.object_id, u.data::jsonb, u.source, 0
+SELECT u.id, u.type, u.api_version, u.created, u.livemode, u.object_type, u.object_id, u.data::json, u.source, 0
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[], $8::text[], $9::text[])
      AS u(id, type, api_version, created, livemode, object_type, object_id, data, source)
 ON CONFLICT (id) DO NOTHING
