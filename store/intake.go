@@ -142,7 +142,7 @@ func (in *Intake) writeBatch(batch []*intakeRequest) {
 	}
 	inserted := make(map[string]bool, len(ids))
 	err := func() error {
-		rows, err := in.st.db.QueryContext(context.Background(), `
+		rows, err := in.st.queryHot(context.Background(), `
 INSERT INTO events AS t (id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
 SELECT u.id, u.type, u.api_version, u.created, u.livemode, u.object_type, u.object_id, u.data::json, u.source, u.deliveries
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[], $8::text[], $9::text[], $10::integer[])

@@ -16,17 +16,25 @@ import (
 // in this process or another replica, skip them (FOR UPDATE SKIP LOCKED).
 func (s *Store) ClaimEvents(ctx context.Context, limit int) ([]Event, error) {
 	var events []Event
-	err := sqlxSelect(ctx, s, &events, `
-SELECT * FROM events
-WHERE status IN ('queued', 'failed') AND next_attempt_at <= now()
-ORDER BY next_attempt_at, received_at
-LIMIT $1
-FOR UPDATE SKIP LOCKED`, limit)
+	st, err := s.prepared(ctx, claimEventsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim events: %w", err)
+	}
+	err = st.SelectContext(ctx, &events, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim events: %w", err)
 	}
 	return events, nil
 }
+
+const claimEventsSQL = `
+SELECT id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries,
+       status, note, attempts, last_error, next_attempt_at, received_at, applied_at
+FROM events
+WHERE status IN ('queued', 'failed') AND next_attempt_at <= now()
+ORDER BY next_attempt_at, received_at
+LIMIT $1
+FOR UPDATE SKIP LOCKED`
 
 // EventOutcome is what became of one claimed event.
 type EventOutcome struct {
@@ -56,7 +64,7 @@ func (s *Store) FinishEvents(ctx context.Context, outcomes []EventOutcome) error
 		}
 		retries[i] = o.RetryAt.UnixMilli()
 	}
-	_, err := s.q.ExecContext(ctx, `
+	_, err := s.execHot(ctx, `
 UPDATE events AS e SET
     status = u.status,
     note = u.note,
@@ -82,7 +90,7 @@ func (s *Store) StoredVersions(ctx context.Context, table string, ids []string) 
 	if !slices.Contains(mirrorTables, table) {
 		return nil, fmt.Errorf("store: stored versions: unknown table %q", table)
 	}
-	rows, err := s.q.QueryContext(ctx, `SELECT id, version FROM `+table+` WHERE id = ANY($1::text[])`, pq.Array(ids))
+	rows, err := s.queryHot(ctx, `SELECT id, version FROM `+table+` WHERE id = ANY($1::text[])`, pq.Array(ids))
 	if err != nil {
 		return nil, fmt.Errorf("store: stored versions of %s: %w", table, err)
 	}
@@ -142,7 +150,7 @@ func (s *Store) Notify(ctx context.Context, changes []Change) error {
 		}
 		payloads[i] = string(b)
 	}
-	if _, err := s.q.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, ChangesChannel, pq.Array(payloads)); err != nil {
+	if _, err := s.execHot(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, ChangesChannel, pq.Array(payloads)); err != nil {
 		return fmt.Errorf("store: notify: %w", err)
 	}
 	return nil

@@ -30,9 +30,10 @@ var ErrNotFound = errors.New("store: not found")
 // Store wraps the database. A Store made by InTx runs every method inside
 // that transaction.
 type Store struct {
-	db *sqlx.DB
-	q  sqlx.ExtContext
-	tx *sqlx.Tx
+	db    *sqlx.DB
+	q     sqlx.ExtContext
+	tx    *sqlx.Tx
+	stmts *stmtCache
 }
 
 // Open connects to the PostgreSQL database at url and checks that it
@@ -51,11 +52,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	return &Store{db: db, q: db}, nil
+	return &Store{db: db, q: db, stmts: &stmtCache{}}, nil
 }
 
 // Close closes the connection pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // DB returns the underlying pool.
 func (s *Store) DB() *sqlx.DB { return s.db }
@@ -70,7 +74,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(&Store{db: s.db, q: tx, tx: tx}); err != nil {
+	if err := fn(&Store{db: s.db, q: tx, tx: tx, stmts: s.stmts}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

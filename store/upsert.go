@@ -198,7 +198,7 @@ RETURNING t.id`
 // replaceLines deletes the stored lines of the applied invoices and inserts
 // their new ones.
 func (s *Store) replaceLines(ctx context.Context, appliedIDs []string, rows []Invoice) error {
-	if _, err := s.q.ExecContext(ctx, `DELETE FROM invoice_lines WHERE invoice = ANY($1::text[])`, pq.Array(appliedIDs)); err != nil {
+	if _, err := s.execHot(ctx, `DELETE FROM invoice_lines WHERE invoice = ANY($1::text[])`, pq.Array(appliedIDs)); err != nil {
 		return err
 	}
 	applied := make(map[string]bool, len(appliedIDs))
@@ -227,7 +227,7 @@ func (s *Store) replaceLines(ctx context.Context, appliedIDs []string, rows []In
 	}
 	// A line id repeated within one invoice would break the primary key;
 	// Stripe never sends one, and if it did the first occurrence wins.
-	_, err := s.q.ExecContext(ctx, `
+	_, err := s.execHot(ctx, `
 INSERT INTO invoice_lines (invoice, id, position, type, description, quantity, unit_amount, amount,
                            currency, period_start, period_end, data)
 SELECT u.invoice, u.id, u.position, u.type, u.description, u.quantity, u.unit_amount, u.amount,
@@ -411,7 +411,7 @@ WHERE t.version < EXCLUDED.version OR t.version = EXCLUDED.version AND $14::bool
 RETURNING t.id`
 
 func (s *Store) selectStrings(ctx context.Context, dest *[]string, query string, args ...any) error {
-	rows, err := s.q.QueryContext(ctx, query, args...)
+	rows, err := s.queryHot(ctx, query, args...)
 	if err != nil {
 		return err
 	}
