@@ -61,6 +61,9 @@ type Invoice struct {
 	// Lines is every line of the invoice in Stripe's order. It is not a
 	// column; UpsertInvoices writes it to invoice_lines.
 	Lines []InvoiceLine `db:"-"`
+	// LinesHasMore says Lines holds only the lines embedded in the object
+	// and Stripe has more; they must be fetched before the row is whole.
+	LinesHasMore bool `db:"-"`
 }
 
 // InvoiceLine is a row of the invoice_lines table.

@@ -50,42 +50,65 @@ type EventListParams struct {
 // webhook body. Raw and Object are copies.
 func EventFromJSON(raw json.RawMessage) (Event, error) {
 	var e struct {
-		ID         string  `json:"id"`
-		Object     string  `json:"object"`
-		Type       string  `json:"type"`
-		APIVersion *string `json:"api_version"`
-		Created    int64   `json:"created"`
-		Livemode   bool    `json:"livemode"`
-		Data       struct {
+		eventEnvelope
+		Data struct {
 			Object json.RawMessage `json:"object"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)
 	}
-	if e.ID == "" || (e.Object != "" && e.Object != "event") {
-		return Event{}, fmt.Errorf("decode event: not an event (id %q, object %q)", e.ID, e.Object)
-	}
-	ev := Event{
-		ID:       e.ID,
-		Type:     e.Type,
-		Created:  e.Created,
-		Livemode: e.Livemode,
-		Raw:      copyRaw(raw),
-		Object:   copyRaw(e.Data.Object),
-	}
-	if e.APIVersion != nil {
-		ev.APIVersion = *e.APIVersion
-	}
+	var head objectHeadFields
 	if len(e.Data.Object) > 0 && e.Data.Object[0] == '{' {
-		var head struct {
-			ID     string `json:"id"`
-			Object string `json:"object"`
-		}
 		if err := json.Unmarshal(e.Data.Object, &head); err != nil {
 			return Event{}, fmt.Errorf("decode event %s: %w", e.ID, err)
 		}
-		ev.ObjectID, ev.ObjectType = head.ID, head.Object
+	}
+	ev, err := e.event(raw, head)
+	ev.Object = copyRaw(e.Data.Object)
+	return ev, err
+}
+
+// eventHeadFromJSON is EventFromJSON without Object: it reads the event and
+// its object's id and type in one pass, for the webhook receiver, which
+// stores the delivery whole and leaves the object to the worker.
+func eventHeadFromJSON(raw json.RawMessage) (Event, error) {
+	var e struct {
+		eventEnvelope
+		Data struct {
+			Object objectHeadFields `json:"object"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	return e.event(raw, e.Data.Object)
+}
+
+// eventEnvelope is an event's own fields.
+type eventEnvelope struct {
+	ID         string  `json:"id"`
+	Object     string  `json:"object"`
+	Type       string  `json:"type"`
+	APIVersion *string `json:"api_version"`
+	Created    int64   `json:"created"`
+	Livemode   bool    `json:"livemode"`
+}
+
+// objectHeadFields are the id and type of an event's object.
+type objectHeadFields struct {
+	ID     string `json:"id"`
+	Object string `json:"object"`
+}
+
+func (e eventEnvelope) event(raw json.RawMessage, head objectHeadFields) (Event, error) {
+	if e.ID == "" || (e.Object != "" && e.Object != "event") {
+		return Event{}, fmt.Errorf("decode event: not an event (id %q, object %q)", e.ID, e.Object)
+	}
+	ev := Event{ID: e.ID, Type: e.Type, Created: e.Created, Livemode: e.Livemode, Raw: copyRaw(raw),
+		ObjectID: head.ID, ObjectType: head.Object}
+	if e.APIVersion != nil {
+		ev.APIVersion = *e.APIVersion
 	}
 	return ev, nil
 }

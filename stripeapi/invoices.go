@@ -186,17 +186,11 @@ func (r *Invoices) Lines(ctx context.Context, invoiceID string, lp ListParams) (
 
 // CompleteLines fetches the lines of inv that its embedded list left out
 // (it had has_more) and appends them in Stripe's order, positions
-// continuing, then sets LinesTotalCount. It does nothing for an invoice
-// whose lines are complete, and calling it twice is harmless: it resumes
-// after the last line held.
+// continuing, then sets LinesTotalCount and clears LinesHasMore. It does
+// nothing for an invoice whose lines are complete, so calling it twice is
+// harmless.
 func (r *Invoices) CompleteLines(ctx context.Context, inv *store.Invoice) error {
-	var head struct {
-		Lines embeddedList `json:"lines"`
-	}
-	if err := json.Unmarshal(inv.Data, &head); err != nil {
-		return fmt.Errorf("stripeapi: invoice %s: %w", inv.ID, err)
-	}
-	if !head.Lines.HasMore {
+	if !inv.LinesHasMore {
 		return nil
 	}
 	for {
@@ -220,6 +214,7 @@ func (r *Invoices) CompleteLines(ctx context.Context, inv *store.Invoice) error 
 		}
 	}
 	inv.LinesTotalCount = int64(len(inv.Lines))
+	inv.LinesHasMore = false
 	return nil
 }
 

@@ -122,6 +122,7 @@ func InvoiceRecord(raw json.RawMessage, livemode bool, version int64) (store.Inv
 		Charge:           inv.Charge.ptr(),
 		PaymentIntent:    inv.PaymentIntent.ptr(),
 		LinesTotalCount:  total,
+		LinesHasMore:     inv.Lines.HasMore,
 		Data:             copyRaw(raw),
 		Version:          version,
 		Lines:            lines,

@@ -69,38 +69,48 @@ func newBatch(events []store.Event, api *stripeapi.Client) *batch {
 }
 
 // classify decides what an event touches. An empty table means the event is
-// ignored, for the reason in note.
+// ignored, for the reason in note. The event's type, object type and id
+// come from the columns the receiver filled; only data.object is read here.
 func classify(e store.Event) (table, id, refetch string, object json.RawMessage, note string) {
-	ev, err := stripeapi.EventFromJSON(e.Data)
-	if err != nil {
+	var env struct {
+		Data struct {
+			Object json.RawMessage `json:"object"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(e.Data, &env); err != nil {
 		return "", "", "", nil, "not a readable event: " + err.Error()
 	}
+	objectType, objectID := deref(e.ObjectType), deref(e.ObjectID)
 	switch {
-	case ev.ObjectType == "dispute":
+	case objectType == "dispute":
 		// A dispute changes its charge's disputed flag; the charge itself
 		// is read again.
 		var d struct {
 			Charge json.RawMessage `json:"charge"`
 		}
-		_ = json.Unmarshal(ev.Object, &d)
+		_ = json.Unmarshal(env.Data.Object, &d)
 		charge := expandedID(d.Charge)
 		if charge == "" {
 			return "", "", "", nil, "dispute without a charge"
 		}
-		return "charges", charge, "dispute " + ev.Type, nil, ""
-	case tableOf[ev.ObjectType] == "":
-		return "", "", "", nil, fmt.Sprintf("paydesk does not mirror %q objects", ev.ObjectType)
-	case ev.ObjectID == "":
+		return "charges", charge, "dispute " + e.Type, nil, ""
+	case tableOf[objectType] == "":
+		return "", "", "", nil, fmt.Sprintf("paydesk does not mirror %q objects", objectType)
+	case objectID == "":
 		// invoice.upcoming describes an invoice that does not exist yet.
 		return "", "", "", nil, "the event's object has no id"
 	}
-	table, id, object = tableOf[ev.ObjectType], ev.ObjectID, ev.Object
-	if ev.APIVersion != "" && ev.APIVersion != stripeapi.APIVersion {
-		refetch = "event rendered at API version " + ev.APIVersion
-	} else if table == "invoices" && linesHaveMore(object) {
-		refetch = "invoice has more lines than its event carries"
+	if v := deref(e.APIVersion); v != "" && v != stripeapi.APIVersion {
+		refetch = "event rendered at API version " + v
 	}
-	return table, id, refetch, object, ""
+	return tableOf[objectType], objectID, refetch, env.Data.Object, ""
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func expandedID(raw json.RawMessage) string {
@@ -113,16 +123,6 @@ func expandedID(raw json.RawMessage) string {
 	}
 	_ = json.Unmarshal(raw, &obj)
 	return obj.ID
-}
-
-func linesHaveMore(invoice json.RawMessage) bool {
-	var head struct {
-		Lines struct {
-			HasMore bool `json:"has_more"`
-		} `json:"lines"`
-	}
-	_ = json.Unmarshal(invoice, &head)
-	return head.Lines.HasMore
 }
 
 func (b *batch) finish(id, status, note string) {
@@ -186,6 +186,12 @@ func (b *batch) applyEvents(ctx context.Context, tx *store.Store) error {
 		case "invoices":
 			var r store.Invoice
 			if r, err = stripeapi.InvoiceRecord(p.object, p.ev.Livemode, version); err == nil {
+				if r.LinesHasMore {
+					// The event carries only the first lines; the invoice
+					// and all its lines are read together instead.
+					t.refetch = "invoice has more lines than its event carries"
+					continue
+				}
 				r.Deleted = p.ev.Type == "invoice.deleted"
 				invoices = append(invoices, r)
 			}
