@@ -85,7 +85,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	// Deliveries arriving together are committed together (group
 	// commit): 4 writers, up to 64 events per transaction.
-	intake := st.NewIntake(4, 64)
+	intake := st.NewIntake(1, 64)
 	defer intake.Close()
 	srv := &http.Server{
 		Handler: handlers.New(handlers.Config{
