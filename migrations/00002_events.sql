@@ -28,8 +28,9 @@ CREATE TABLE events (
 -- The work queue: only rows still to apply are indexed, so the index stays
 -- small however long the history grows.
 CREATE INDEX events_queue_idx ON events (next_attempt_at, received_at) WHERE status IN ('queued', 'failed');
-CREATE INDEX events_object_idx ON events (object_id, created DESC);
-CREATE INDEX events_created_idx ON events (livemode, created DESC);
+-- Deliberately few indexes: every one costs each delivery an insert and
+-- each applied event another. The pages that list an object's events add
+-- theirs when they arrive; catch-up's max(created) scans, rarely.
 CREATE INDEX events_api_version_idx ON events (api_version) WHERE api_version <> '2023-10-16';
 
 -- Deliveries refused before they became events (bad signature, stale,
