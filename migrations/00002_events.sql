@@ -67,7 +67,12 @@ $$;
 -- a late, older update cannot bring it back.
 ALTER TABLE invoices ADD COLUMN deleted boolean NOT NULL DEFAULT false;
 
+-- A hash of an invoice's lines, so an update that leaves them as they were
+-- does not rewrite them.
+ALTER TABLE invoices ADD COLUMN lines_hash text;
+
 -- +goose Down
+ALTER TABLE invoices DROP COLUMN lines_hash;
 ALTER TABLE invoices DROP COLUMN deleted;
 DROP TABLE rejected_deliveries;
 DROP TABLE events;

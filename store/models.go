@@ -54,6 +54,7 @@ type Invoice struct {
 	PaymentIntent    *string         `db:"payment_intent"`
 	LinesTotalCount  int64           `db:"lines_total_count"`
 	Deleted          bool            `db:"deleted"`
+	LinesHash        *string         `db:"lines_hash"`
 	Data             json.RawMessage `db:"data"`
 	Version          int64           `db:"version"`
 	SyncedAt         time.Time       `db:"synced_at"`

@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -116,6 +120,7 @@ func (s *Store) upsertInvoices(ctx context.Context, rows []Invoice, o ordering) 
 		taxes, dueDates                            = make([]*int64, n), make([]*int64, n)
 		createds, lineCounts, versions             = make([]int64, n), make([]int64, n), make([]int64, n)
 		deleteds                                   = make([]bool, n)
+		hashes                                     = make([]string, n)
 	)
 	for i, r := range rows {
 		ids[i], livemodes[i], customers[i], emails[i], names[i] = r.ID, r.Livemode, r.Customer, r.CustomerEmail, r.CustomerName
@@ -123,23 +128,40 @@ func (s *Store) upsertInvoices(ctx context.Context, rows []Invoice, o ordering) 
 		subtotals[i], taxes[i], totals[i], dues[i], paids[i], remainings[i] = r.Subtotal, r.Tax, r.Total, r.AmountDue, r.AmountPaid, r.AmountRemaining
 		dueDates[i], createds[i], hosted[i], pdfs[i] = unixPtr(r.DueDate), unixOrZero(r.Created), r.HostedInvoiceURL, r.InvoicePDF
 		charges[i], intents[i], lineCounts[i], datas[i], versions[i] = r.Charge, r.PaymentIntent, r.LinesTotalCount, string(r.Data), r.Version
-		deleteds[i] = r.Deleted
+		deleteds[i], hashes[i] = r.Deleted, linesHash(r.Lines)
 	}
 	var appliedIDs []string
 	err := s.InTx(ctx, func(tx *Store) error {
+		// Most updates of an invoice leave its lines as they were; their
+		// hash, read under the row locks the upsert would take anyway,
+		// spares rewriting them.
+		stored, err := tx.storedLinesHashes(ctx, ids)
+		if err != nil {
+			return err
+		}
 		if err := tx.selectStrings(ctx, &appliedIDs, upsertInvoicesSQL,
 			pq.Array(ids), pq.Array(livemodes), pq.Array(customers), pq.Array(emails), pq.Array(names),
 			pq.Array(numbers), pq.Array(statuses), pq.Array(methods), pq.Array(currencies),
 			pq.Array(subtotals), pq.Array(taxes), pq.Array(totals), pq.Array(dues), pq.Array(paids),
 			pq.Array(remainings), pq.Array(dueDates), pq.Array(createds), pq.Array(hosted), pq.Array(pdfs),
 			pq.Array(charges), pq.Array(intents), pq.Array(lineCounts), pq.Array(datas), pq.Array(versions),
-			pq.Array(deleteds), bool(o)); err != nil {
+			pq.Array(deleteds), bool(o), pq.Array(hashes)); err != nil {
 			return err
 		}
-		if len(appliedIDs) == 0 {
+		hashOf := make(map[string]string, n)
+		for i, id := range ids {
+			hashOf[id] = hashes[i]
+		}
+		var changed []string
+		for _, id := range appliedIDs {
+			if h, ok := stored[id]; !ok || h != hashOf[id] {
+				changed = append(changed, id)
+			}
+		}
+		if len(changed) == 0 {
 			return nil
 		}
-		return tx.replaceLines(ctx, appliedIDs, rows)
+		return tx.replaceLines(ctx, changed, rows)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: upsert invoices: %w", err)
@@ -151,20 +173,21 @@ const upsertInvoicesSQL = `
 INSERT INTO invoices AS t (id, livemode, customer, customer_email, customer_name, number, status,
                            collection_method, currency, subtotal, tax, total, amount_due, amount_paid,
                            amount_remaining, due_date, created, hosted_invoice_url, invoice_pdf,
-                           charge, payment_intent, lines_total_count, data, version, deleted, synced_at)
+                           charge, payment_intent, lines_total_count, data, version, deleted, lines_hash, synced_at)
 SELECT u.id, u.livemode, u.customer, u.customer_email, u.customer_name, u.number, u.status,
        u.collection_method, u.currency, u.subtotal, u.tax, u.total, u.amount_due, u.amount_paid,
        u.amount_remaining, to_timestamp(u.due_date), to_timestamp(u.created), u.hosted_invoice_url,
        u.invoice_pdf, u.charge, u.payment_intent, u.lines_total_count, u.data::jsonb, u.version,
-       u.deleted, now()
+       u.deleted, u.lines_hash, now()
 FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
             $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::text[], $19::text[],
-            $20::text[], $21::text[], $22::bigint[], $23::text[], $24::bigint[], $25::boolean[])
+            $20::text[], $21::text[], $22::bigint[], $23::text[], $24::bigint[], $25::boolean[],
+            $27::text[])
      AS u(id, livemode, customer, customer_email, customer_name, number, status, collection_method,
           currency, subtotal, tax, total, amount_due, amount_paid, amount_remaining, due_date,
           created, hosted_invoice_url, invoice_pdf, charge, payment_intent, lines_total_count,
-          data, version, deleted)
+          data, version, deleted, lines_hash)
 ON CONFLICT (id) DO UPDATE SET
     livemode           = EXCLUDED.livemode,
     customer           = EXCLUDED.customer,
@@ -190,10 +213,41 @@ ON CONFLICT (id) DO UPDATE SET
     data               = EXCLUDED.data,
     version            = EXCLUDED.version,
     deleted            = EXCLUDED.deleted,
+    lines_hash         = EXCLUDED.lines_hash,
     synced_at          = EXCLUDED.synced_at
 WHERE (t.version < EXCLUDED.version OR t.version = EXCLUDED.version AND $26::boolean)
   AND (NOT t.deleted OR EXCLUDED.deleted)
 RETURNING t.id`
+
+// storedLinesHashes locks the stored invoices among ids, in id order so
+// concurrent writers cannot deadlock, and returns their lines' hashes.
+func (s *Store) storedLinesHashes(ctx context.Context, ids []string) (map[string]string, error) {
+	rows, err := s.queryHot(ctx, `
+SELECT id, coalesce(lines_hash, '') FROM invoices WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, pq.Array(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]string, len(ids))
+	for rows.Next() {
+		var id, h string
+		if err := rows.Scan(&id, &h); err != nil {
+			return nil, err
+		}
+		out[id] = h
+	}
+	return out, rows.Err()
+}
+
+// linesHash identifies a set of lines: their ids, order and contents.
+func linesHash(lines []InvoiceLine) string {
+	h := sha256.New()
+	for _, l := range lines {
+		fmt.Fprintf(h, "%d\x00%s\x00%d\x00", l.Position, l.ID, len(l.Data))
+		h.Write(l.Data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
 
 // replaceLines deletes the stored lines of the applied invoices and inserts
 // their new ones.
@@ -440,7 +494,9 @@ const (
 
 // newestOnly drops all but the newest version of each id within one batch:
 // one INSERT ... ON CONFLICT cannot touch a row twice. On equal versions the
-// later element wins, as it would have as a separate write.
+// later element wins, as it would have as a separate write. The result is
+// in id order, so concurrent batches lock shared rows in the same order and
+// wait for each other rather than deadlock.
 func newestOnly[T any](rows []T, key func(T) (string, int64)) []T {
 	seen := make(map[string]int, len(rows))
 	out := rows[:0:0]
@@ -455,6 +511,11 @@ func newestOnly[T any](rows []T, key func(T) (string, int64)) []T {
 		seen[id] = len(out)
 		out = append(out, r)
 	}
+	slices.SortFunc(out, func(a, b T) int {
+		ida, _ := key(a)
+		idb, _ := key(b)
+		return strings.Compare(ida, idb)
+	})
 	return out
 }
 

@@ -212,3 +212,33 @@ func TestMigrationsCurrent(t *testing.T) {
 		t.Fatalf("second migrate applied %v, %v", applied, err)
 	}
 }
+
+func TestUnchangedLinesAreNotRewritten(t *testing.T) {
+	st := storetest.New(t)
+	xmins := func() string {
+		var s string
+		if err := st.DB().GetContext(ctx, &s, `SELECT string_agg(xmin::text, ',' ORDER BY position) FROM invoice_lines WHERE invoice = 'in_h'`); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if _, err := st.UpsertInvoices(ctx, []store.Invoice{invoice("in_h", 1, "il_1", "il_2")}); err != nil {
+		t.Fatal(err)
+	}
+	before := xmins()
+	// A newer state of the invoice with the same lines leaves them alone.
+	if n, err := st.UpsertInvoices(ctx, []store.Invoice{invoice("in_h", 2, "il_1", "il_2")}); err != nil || n != 1 {
+		t.Fatalf("n=%d err=%v", n, err)
+	}
+	if after := xmins(); after != before {
+		t.Fatalf("unchanged lines were rewritten: %s -> %s", before, after)
+	}
+	// Reordered lines are a change.
+	if _, err := st.UpsertInvoices(ctx, []store.Invoice{invoice("in_h", 3, "il_2", "il_1")}); err != nil {
+		t.Fatal(err)
+	}
+	var order string
+	if err := st.DB().GetContext(ctx, &order, `SELECT string_agg(id, ',' ORDER BY position) FROM invoice_lines WHERE invoice = 'in_h'`); err != nil || order != "il_2,il_1" {
+		t.Fatalf("lines after reorder: %q %v", order, err)
+	}
+}

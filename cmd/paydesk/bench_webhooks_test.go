@@ -221,21 +221,30 @@ func benchEvents(cfg benchConfig) ([][]byte, int) {
 }
 
 // benchEvent wraps obj in an event. Each event's object differs from the
-// others of its object (a metadata entry names the event), as real
-// successive states do, so no write is a no-op.
+// others of its object (its metadata names the event), as successive real
+// states do, so no write is a no-op.
 func benchEvent(id, typ string, created int64, obj json.RawMessage) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"id":%q,"object":"event","api_version":%q,"created":%d,"data":{"object":`, id, stripeapi.APIVersion, created)
-	mark := fmt.Sprintf(`"metadata":{"bench_event":%q`, id)
-	switch {
-	case bytes.Contains(obj, []byte(`"metadata":{}`)):
-		obj = bytes.Replace(obj, []byte(`"metadata":{}`), []byte(mark+"}"), 1)
-	default:
-		obj = bytes.Replace(obj, []byte(`"metadata":{`), []byte(mark+","), 1)
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		panic(err)
 	}
-	b.Write(obj)
-	fmt.Fprintf(&b, `},"livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"type":%q}`, typ)
-	return b.Bytes()
+	meta, _ := m["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	meta["bench_event"] = id
+	m["metadata"] = meta
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(map[string]any{"id": id, "object": "event", "api_version": stripeapi.APIVersion, "created": created,
+		"data": map[string]any{"object": m}, "livemode": false, "pending_webhooks": 1,
+		"request": map[string]any{"id": nil, "idempotency_key": nil}, "type": typ}); err != nil {
+		panic(err)
+	}
+	return bytes.TrimSpace(b.Bytes())
 }
 
 type sendResult struct {
