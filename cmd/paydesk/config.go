@@ -159,17 +159,18 @@ func (c config) stripeKey() (secret, string) {
 	return c.TestKey, "STRIPE_TEST_SECRET_KEY"
 }
 
-// needDatabase and needStripe check what a subcommand uses.
+// needDatabase and needStripe check what a subcommand uses; their errors
+// are usage errors naming the variable.
 func (c config) needDatabase() error {
 	if c.DatabaseURL == "" {
-		return &configError{"DATABASE_URL", "required (a postgres:// URL)"}
+		return &exitError{2, fmt.Errorf("configuration: %w", &configError{"DATABASE_URL", "required (a postgres:// URL)"})}
 	}
 	return nil
 }
 
 func (c config) needStripe() error {
 	if key, name := c.stripeKey(); key == "" {
-		return &configError{name, "required for this command"}
+		return &exitError{2, fmt.Errorf("configuration: %w", &configError{name, "required for this command"})}
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"paydesk/store/storetest"
 	"paydesk/stripeapi/stripefake"
-	"paydesk/stripeapi/stripemock"
 )
 
 // binary is paydesk built once for the tests that run it as a process.
@@ -36,12 +35,6 @@ func setup() error {
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		return fmt.Errorf("build paydesk: %v\n%s", err, out)
 	}
-	ctx := context.Background()
-	mock, err := stripemock.Start(ctx)
-	if err != nil {
-		return err
-	}
-	defer mock.Close()
-	templates, err = stripefake.FetchTemplates(ctx, mock.URL)
+	templates, err = stripefake.LoadTemplates(context.Background())
 	return err
 }

@@ -38,7 +38,7 @@ func runMigrate(ctx context.Context, env *environment, args []string) error {
 // never the URL, which may hold a password.
 func openStore(ctx context.Context, cfg config) (*store.Store, error) {
 	if err := cfg.needDatabase(); err != nil {
-		return nil, &exitError{2, fmt.Errorf("configuration: %w", err)}
+		return nil, err
 	}
 	st, err := store.Open(ctx, string(cfg.DatabaseURL))
 	if err != nil {

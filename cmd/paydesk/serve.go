@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -51,26 +50,14 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		cfg.Addr = *addr
 	}
 	if err := cfg.needDatabase(); err != nil {
-		return &exitError{2, fmt.Errorf("configuration: %w", err)}
-	}
-	// The workers re-fetch objects through the API.
-	if err := cfg.needStripe(); err != nil {
-		return &exitError{2, fmt.Errorf("configuration: %w", err)}
-	}
-	api, err := newStripeClient(cfg, -1)
-	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	// The workers re-fetch objects through the API.
+	api, st, err := connect(ctx, cfg, -1)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if current, err := st.MigrationsCurrent(ctx); err != nil {
-		return err
-	} else if !current {
-		return errors.New("the database schema is not current: run paydesk migrate first")
-	}
 	if len(cfg.WebhookSecrets) == 0 {
 		env.log.Warn("webhook route refuses every delivery until STRIPE_WEBHOOK_SECRET is set")
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"paydesk/store"
 	"paydesk/stripeapi"
 	"paydesk/stripeapi/backfill"
 )
@@ -56,23 +57,11 @@ func runSync(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.needStripe(); err != nil {
-		return &exitError{2, fmt.Errorf("configuration: %w", err)}
-	}
-	api, err := newStripeClient(cfg, *rate)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	api, st, err := connect(ctx, cfg, *rate)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if current, err := st.MigrationsCurrent(ctx); err != nil {
-		return err
-	} else if !current {
-		return errors.New("the database schema is not current: run paydesk migrate first")
-	}
 
 	if *events {
 		res, err := backfill.CatchUpEvents(ctx, st, api)
@@ -100,6 +89,31 @@ func runSync(ctx context.Context, env *environment, args []string) error {
 		return friendlyStripeError(err)
 	}
 	return nil
+}
+
+// connect builds the Stripe client (rate: requests per second, negative for
+// the mode's default) and opens the store, refusing a database whose
+// migrations are not current.
+func connect(ctx context.Context, cfg config, rate float64) (*stripeapi.Client, *store.Store, error) {
+	if err := cfg.needStripe(); err != nil {
+		return nil, nil, err
+	}
+	api, err := newStripeClient(cfg, rate)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if current, err := st.MigrationsCurrent(ctx); err != nil || !current {
+		st.Close()
+		if err == nil {
+			err = errors.New("the database schema is not current: run paydesk migrate first")
+		}
+		return nil, nil, err
+	}
+	return api, st, nil
 }
 
 // newStripeClient builds the connector for the configured mode.

@@ -14,20 +14,13 @@ import (
 	"paydesk/stripeapi"
 	"paydesk/stripeapi/apply"
 	"paydesk/stripeapi/stripefake"
-	"paydesk/stripeapi/stripemock"
 )
 
 var templates stripefake.Templates
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	mock, err := stripemock.Start(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	templates, err = stripefake.FetchTemplates(ctx, mock.URL)
-	mock.Close()
+	var err error
+	templates, err = stripefake.LoadTemplates(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -10,7 +10,6 @@ import (
 	"paydesk/store/storetest"
 	"paydesk/stripeapi"
 	"paydesk/stripeapi/stripefake"
-	"paydesk/stripeapi/stripemock"
 )
 
 // templates are stripe-mock's fixtures at API 2023-10-16; the fake account
@@ -18,14 +17,8 @@ import (
 var templates stripefake.Templates
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	mock, err := stripemock.Start(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	templates, err = stripefake.FetchTemplates(ctx, mock.URL)
-	mock.Close()
+	var err error
+	templates, err = stripefake.LoadTemplates(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"paydesk/stripeapi/stripemock"
 )
 
 // APIVersion is the only Stripe-Version the fake (and paydesk) speaks.
@@ -76,4 +78,16 @@ func fetch(ctx context.Context, url string) (json.RawMessage, error) {
 		return nil, fmt.Errorf("stripefake: fetch template %s: invalid JSON", url)
 	}
 	return json.RawMessage(b), nil
+}
+
+// LoadTemplates starts stripe-mock (or uses STRIPE_MOCK_URL), fetches the
+// templates and stops it: what a test binary's TestMain needs before it
+// generates accounts.
+func LoadTemplates(ctx context.Context) (Templates, error) {
+	mock, err := stripemock.Start(ctx)
+	if err != nil {
+		return Templates{}, err
+	}
+	defer mock.Close()
+	return FetchTemplates(ctx, mock.URL)
 }
