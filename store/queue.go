@@ -81,6 +81,21 @@ WHERE e.id = u.id`,
 	return nil
 }
 
+// LeaseEvents keeps claimed events from being claimed again until until,
+// without counting an attempt: the worker holds them while it fetches their
+// objects from Stripe outside any transaction. If the worker dies, they
+// are due again when the lease ends.
+func (s *Store) LeaseEvents(ctx context.Context, ids []string, until time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.execHot(ctx, `UPDATE events SET next_attempt_at = $2, note = 'awaiting a re-fetch from Stripe' WHERE id = ANY($1::text[])`,
+		pq.Array(ids), until); err != nil {
+		return fmt.Errorf("store: lease events: %w", err)
+	}
+	return nil
+}
+
 // mirrorTables are the tables StoredVersions and Notify may name.
 var mirrorTables = []string{"customers", "invoices", "charges", "refunds"}
 

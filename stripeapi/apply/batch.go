@@ -3,7 +3,6 @@ package apply
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -278,100 +277,152 @@ func applyRows[T any](ctx context.Context, tx *store.Store, table string, rows [
 	return err
 }
 
-// refetch reads from Stripe every target an event could not settle and
-// stores what Stripe returns. A failure fails only that target's events,
-// which are retried later; a database error fails the batch.
-func (b *batch) refetch(ctx context.Context, tx *store.Store) error {
-	for _, t := range b.targets {
-		if t.refetch == "" {
-			continue
-		}
-		changed, err := b.fetchAndStore(ctx, tx, t)
-		if err != nil {
-			var se *stripeapi.Error
-			if !errors.As(err, &se) && b.api != nil {
-				return err // the database, not Stripe
-			}
-			for _, p := range t.events {
-				b.outcomes = append(b.outcomes, store.EventOutcome{ID: p.ev.ID, Status: store.EventFailed,
-					Note: "re-fetch: " + t.refetch, Error: safeError(err), RetryAt: time.Now().Add(backoff(p.ev.Attempts + 1))})
-			}
-			continue
-		}
-		b.finishTarget(t, nil, "re-fetched from Stripe: "+t.refetch)
-		if changed {
-			b.changes = append(b.changes, store.Change{Table: t.table, ID: t.id, Livemode: t.livemode})
-		}
+// commitOutcomes records the outcomes and announces the changes gathered
+// so far, and starts afresh for the next transaction.
+func (b *batch) commitOutcomes(ctx context.Context, tx *store.Store) error {
+	if err := tx.Notify(ctx, b.changes); err != nil {
+		return err
 	}
+	if err := tx.FinishEvents(ctx, b.outcomes); err != nil {
+		return err
+	}
+	b.changes, b.outcomes = nil, nil
 	return nil
 }
 
-// fetchAndStore reads one object from Stripe and stores it as not older
-// than the stored state. It reports whether the row changed.
-func (b *batch) fetchAndStore(ctx context.Context, tx *store.Store, t *target) (bool, error) {
-	if b.api == nil {
-		return false, errNoAPI
+// refetchTargets are the targets only Stripe can settle, in the order
+// their rows are locked: by table as applyEvents writes them, then by id,
+// the same order every writer uses, so no two can deadlock.
+func (b *batch) refetchTargets() []*target {
+	var out []*target
+	for _, t := range b.targets {
+		if t.refetch != "" {
+			out = append(out, t)
+		}
 	}
-	// The request is sent after this second began, so the state read is
-	// at least as new as any event of an earlier second.
-	version := time.Now().Unix()
-	var n int
+	sort.Slice(out, func(i, j int) bool {
+		if ti, tj := tableRank[out[i].table], tableRank[out[j].table]; ti != tj {
+			return ti < tj
+		}
+		return out[i].id < out[j].id
+	})
+	return out
+}
+
+var tableRank = map[string]int{"customers": 0, "invoices": 1, "charges": 2, "refunds": 3}
+
+func (b *batch) refetchEventIDs() []string {
+	var ids []string
+	for _, t := range b.refetchTargets() {
+		for _, p := range t.events {
+			ids = append(ids, p.ev.ID)
+		}
+	}
+	return ids
+}
+
+// fetched is one target as Stripe returned it.
+type fetched struct {
+	t   *target
+	row any // store.Customer, store.Invoice, store.Charge or store.Refund
+	// gone means Stripe no longer has the (draft) invoice.
+	gone    bool
+	version int64
+	err     error
+}
+
+// fetchAll reads every re-fetch target from Stripe, outside any
+// transaction.
+func (b *batch) fetchAll(ctx context.Context) []fetched {
+	targets := b.refetchTargets()
+	out := make([]fetched, 0, len(targets))
+	for _, t := range targets {
+		out = append(out, b.fetch(ctx, t))
+	}
+	return out
+}
+
+// fetch reads one object. Its version is the second before the request
+// was sent: the state read is at least as new as any event of an earlier
+// second.
+func (b *batch) fetch(ctx context.Context, t *target) fetched {
+	f := fetched{t: t, version: time.Now().Unix()}
+	if b.api == nil {
+		f.err = errNoAPI
+		return f
+	}
 	switch t.table {
 	case "customers":
 		c, err := b.api.Customers.Get(ctx, t.id)
-		if err != nil {
-			return false, err
-		}
-		r, err := stripeapi.CustomerRecord(c.LastResponse.RawJSON, t.livemode, version)
-		if err != nil {
-			return false, err
-		}
-		if n, err = tx.UpsertCustomers(ctx, []store.Customer{r}); err != nil {
-			return false, err
+		if f.err = err; err == nil {
+			f.row, f.err = stripeapi.CustomerRecord(c.LastResponse.RawJSON, t.livemode, f.version)
 		}
 	case "invoices":
 		inv, err := b.api.Invoices.Get(ctx, t.id)
 		if stripeapi.IsNotFound(err) {
-			// Stripe forgets deleted drafts.
-			return tx.MarkInvoiceDeleted(ctx, t.id, version)
+			f.gone = true // Stripe forgets deleted drafts
+			return f
 		}
-		if err != nil {
-			return false, err
+		if f.err = err; err != nil {
+			return f
 		}
-		r, err := stripeapi.InvoiceRecord(inv.LastResponse.RawJSON, t.livemode, version)
-		if err != nil {
-			return false, err
+		r, err := stripeapi.InvoiceRecord(inv.LastResponse.RawJSON, t.livemode, f.version)
+		if err == nil {
+			err = b.api.Invoices.CompleteLines(ctx, &r)
 		}
-		if err := b.api.Invoices.CompleteLines(ctx, &r); err != nil {
-			return false, err
-		}
-		if n, err = tx.UpsertInvoices(ctx, []store.Invoice{r}); err != nil {
-			return false, err
-		}
+		f.row, f.err = r, err
 	case "charges":
 		c, err := b.api.Charges.Get(ctx, t.id)
-		if err != nil {
-			return false, err
-		}
-		r, err := stripeapi.ChargeRecord(c.LastResponse.RawJSON, t.livemode, version)
-		if err != nil {
-			return false, err
-		}
-		if n, err = tx.UpsertCharges(ctx, []store.Charge{r}); err != nil {
-			return false, err
+		if f.err = err; err == nil {
+			f.row, f.err = stripeapi.ChargeRecord(c.LastResponse.RawJSON, t.livemode, f.version)
 		}
 	case "refunds":
-		rf, err := b.api.Refunds.Get(ctx, t.id)
-		if err != nil {
-			return false, err
-		}
-		r, err := stripeapi.RefundRecord(rf.LastResponse.RawJSON, t.livemode, version)
-		if err != nil {
-			return false, err
-		}
-		if n, err = tx.UpsertRefunds(ctx, []store.Refund{r}); err != nil {
-			return false, err
+		r, err := b.api.Refunds.Get(ctx, t.id)
+		if f.err = err; err == nil {
+			f.row, f.err = stripeapi.RefundRecord(r.LastResponse.RawJSON, t.livemode, f.version)
 		}
 	}
-	return n > 0, nil
+	return f
+}
+
+// storeFetched writes what Stripe returned, as not older than the stored
+// state, in lock order. A target Stripe could not give fails only its own
+// events, which are retried with backoff.
+func (b *batch) storeFetched(ctx context.Context, tx *store.Store, all []fetched) error {
+	for _, f := range all {
+		t := f.t
+		if f.err != nil {
+			for _, p := range t.events {
+				b.outcomes = append(b.outcomes, store.EventOutcome{ID: p.ev.ID, Status: store.EventFailed,
+					Note: "re-fetch: " + t.refetch, Error: safeError(f.err), RetryAt: time.Now().Add(backoff(p.ev.Attempts + 1))})
+			}
+			continue
+		}
+		var n int
+		var err error
+		switch r := f.row.(type) {
+		case nil:
+			var changed bool
+			changed, err = tx.MarkInvoiceDeleted(ctx, t.id, f.version)
+			if changed {
+				n = 1
+			}
+		case store.Customer:
+			n, err = tx.UpsertCustomers(ctx, []store.Customer{r})
+		case store.Invoice:
+			n, err = tx.UpsertInvoices(ctx, []store.Invoice{r})
+		case store.Charge:
+			n, err = tx.UpsertCharges(ctx, []store.Charge{r})
+		case store.Refund:
+			n, err = tx.UpsertRefunds(ctx, []store.Refund{r})
+		}
+		if err != nil {
+			return err
+		}
+		b.finishTarget(t, nil, "re-fetched from Stripe: "+t.refetch)
+		if n > 0 {
+			b.changes = append(b.changes, store.Change{Table: t.table, ID: t.id, Livemode: t.livemode})
+		}
+	}
+	return nil
 }

@@ -133,9 +133,22 @@ func (w *Worker) failLoneEvent(ctx context.Context, cause error) error {
 	})
 }
 
+// refetchLease is how long events wait for their objects to be fetched
+// from Stripe before another worker may take them over; the fetching
+// worker renews it every leaseRenewal, so only a dead worker's events wait
+// it out.
+const (
+	refetchLease = 10 * time.Second
+	leaseRenewal = 3 * time.Second
+)
+
 // runBatch claims up to limit events and applies them in one transaction.
+// Targets that only Stripe can settle are fetched after that transaction
+// commits, their events leased meanwhile, and stored in a second one: no
+// transaction waits on Stripe while holding locks.
 func (w *Worker) runBatch(ctx context.Context, limit int) (int, error) {
 	var n int
+	var b *batch
 	err := w.st.InTx(ctx, func(tx *store.Store) error {
 		events, err := tx.ClaimEvents(ctx, limit)
 		if err != nil {
@@ -145,19 +158,62 @@ func (w *Worker) runBatch(ctx context.Context, limit int) (int, error) {
 		if n == 0 {
 			return nil
 		}
-		b := newBatch(events, w.api)
+		b = newBatch(events, w.api)
 		if err := b.applyEvents(ctx, tx); err != nil {
 			return err
 		}
-		if err := b.refetch(ctx, tx); err != nil {
+		if err := tx.LeaseEvents(ctx, b.refetchEventIDs(), time.Now().Add(refetchLease)); err != nil {
 			return err
 		}
-		if err := tx.Notify(ctx, b.changes); err != nil {
-			return err
-		}
-		return tx.FinishEvents(ctx, b.outcomes)
+		return b.commitOutcomes(ctx, tx)
 	})
-	return n, err
+	if err != nil || b == nil || len(b.refetchEventIDs()) == 0 {
+		return n, err
+	}
+	leased := b.refetchEventIDs()
+	stopRenewing := w.renewLease(ctx, leased)
+	defer stopRenewing()
+	fetched := b.fetchAll(ctx)
+	// What Stripe returned stays safe to store later (it is never older
+	// than the stored state), so a failure here, usually the database
+	// being away, is retried for a while rather than left to the lease.
+	deadline := time.Now().Add(time.Minute)
+	for attempt := 0; ; attempt++ {
+		b.changes, b.outcomes = nil, nil
+		err = w.st.InTx(ctx, func(tx *store.Store) error {
+			if err := b.storeFetched(ctx, tx, fetched); err != nil {
+				return err
+			}
+			return b.commitOutcomes(ctx, tx)
+		})
+		if err == nil || time.Now().After(deadline) {
+			return n, err
+		}
+		w.o.Log.Warn("event worker: storing re-fetched objects failed; retrying", "err", err)
+		time.Sleep(min(100*time.Millisecond<<min(attempt, 6), 5*time.Second))
+	}
+}
+
+// renewLease keeps ids leased until the returned func is called.
+func (w *Worker) renewLease(ctx context.Context, ids []string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(leaseRenewal)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := w.st.LeaseEvents(ctx, ids, time.Now().Add(refetchLease)); err != nil {
+					w.o.Log.Warn("event worker: cannot renew a lease", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // backoff is the wait before retry number attempt: doubling from one
