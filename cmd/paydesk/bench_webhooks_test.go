@@ -37,12 +37,16 @@ import (
 //	BENCH_REORDER      events are shuffled within windows of this many (default 64)
 //	BENCH_MIX          percent charges,invoices,customers,refunds (default 40,25,20,15)
 //	BENCH_WORKERS      event workers in the server (default 2)
+//	BENCH_STRIPE_RATE  the server's --stripe-rate for re-fetches (default 0,
+//	                   unlimited: stripe-mock has no rate limit; Stripe's
+//	                   test mode allows 25/s, which then bounds ties)
 func BenchmarkWebhooks(b *testing.B) {
 	cfg := benchConfig{
 		events: envInt("BENCH_EVENTS", 60000), concurrency: envInt("BENCH_CONCURRENCY", 16),
 		duplicates: envInt("BENCH_DUPLICATES", 5), ties: envInt("BENCH_TIES", 5),
 		reorder: envInt("BENCH_REORDER", 64), workers: envInt("BENCH_WORKERS", 2),
-		mix: [4]int{40, 25, 20, 15},
+		stripeRate: envInt("BENCH_STRIPE_RATE", 0),
+		mix:        [4]int{40, 25, 20, 15},
 	}
 	if m := os.Getenv("BENCH_MIX"); m != "" {
 		if _, err := fmt.Sscanf(m, "%d,%d,%d,%d", &cfg.mix[0], &cfg.mix[1], &cfg.mix[2], &cfg.mix[3]); err != nil {
@@ -76,7 +80,7 @@ func BenchmarkWebhooks(b *testing.B) {
 	if r := paydesk(b, env, "migrate"); r.code != 0 {
 		b.Fatalf("migrate: %+v", r)
 	}
-	srv := startServe(b, env, "--workers", strconv.Itoa(cfg.workers))
+	srv := startServe(b, env, "--workers", strconv.Itoa(cfg.workers), "--stripe-rate", strconv.Itoa(cfg.stripeRate))
 	st, err := store.Open(ctx, cluster.URL("postgres"))
 	if err != nil {
 		b.Fatal(err)
@@ -127,13 +131,13 @@ func BenchmarkWebhooks(b *testing.B) {
 	fmt.Printf("webhooks: all applied in %s: %.0f events/s; acknowledged in %s (%.0f/s); ack p50 %s, p99 %s, max %s\n",
 		applied.Round(time.Millisecond), rate, res.sent.Round(time.Millisecond), float64(len(deliveries))/res.sent.Seconds(),
 		p50, p99, res.percentile(100))
-	fmt.Printf("webhooks: %d events re-fetched from Stripe (same-second ties), %d needed more than one attempt\n",
-		outcome.Refetch, outcome.Multiple)
+	fmt.Printf("webhooks: %d events re-fetched from Stripe (same-second ties; --stripe-rate %d), %d needed more than one attempt\n",
+		outcome.Refetch, cfg.stripeRate, outcome.Multiple)
 }
 
 type benchConfig struct {
-	events, concurrency, duplicates, ties, reorder, workers int
-	mix                                                     [4]int
+	events, concurrency, duplicates, ties, reorder, workers, stripeRate int
+	mix                                                                 [4]int
 }
 
 func envInt(name string, def int) int {

@@ -14,7 +14,7 @@ import (
 	"paydesk/stripeapi/apply"
 )
 
-const serveUsage = `serve [--addr HOST:PORT] [--workers N]
+const serveUsage = `serve [--addr HOST:PORT] [--workers N] [--stripe-rate N]
 
 Serves paydesk over HTTP, the Stripe webhook receiver included, and runs
 event workers that apply queued events to the mirror. On SIGINT or SIGTERM
@@ -31,6 +31,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "serve", serveUsage)
 	addr := fs.String("addr", "", "listen address, host:port or :port (default PAYDESK_ADDR, else :8080)")
 	workers := fs.Int("workers", 2, "event workers in this process (0 = receive only)")
+	rate := fs.Float64("stripe-rate", -1, "Stripe requests per second for re-fetches (default 25 in test mode, 100 in live mode; 0 = unlimited)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	// The workers re-fetch objects through the API.
-	api, st, err := connect(ctx, cfg, -1)
+	api, st, err := connect(ctx, cfg, *rate)
 	if err != nil {
 		return err
 	}
