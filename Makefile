@@ -27,7 +27,7 @@ fmt-check:
 bench: bench-upsert bench-sync bench-webhooks
 
 bench-upsert:
-	$(GO) test -run '^$$' -bench BenchmarkUpsert -benchtime 3x -count 1 ./store/
+	$(GO) test -run '^$$' -bench BenchmarkUpsert -benchtime 200x -count 1 ./store/
 
 bench-sync:
 	$(GO) test -run '^$$' -bench BenchmarkSync -benchtime 1x -count 1 -timeout 20m ./stripeapi/backfill/

@@ -15,6 +15,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -39,7 +41,7 @@ type Store struct {
 // Open connects to the PostgreSQL database at url and checks that it
 // answers.
 func Open(ctx context.Context, url string) (*Store, error) {
-	db, err := sqlx.Open("postgres", url)
+	db, err := sqlx.Open("postgres", withSessionSettings(url))
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
@@ -53,6 +55,30 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
 	return &Store{db: db, q: db, stmts: &stmtCache{}}, nil
+}
+
+// withSessionSettings adds the settings every paydesk connection runs
+// with, as startup parameters in either form of connection string.
+//
+// plan_cache_mode=force_custom_plan: the hot statements are prepared (see
+// prepared.go), and PostgreSQL's generic plans for their unnest(...)
+// batches proved several times slower than a plan made for the actual
+// arrays (bench-upsert, invoices: 2,300 -> 6,100 objects/s). Planning
+// them each time is cheap; parsing is still saved.
+func withSessionSettings(dsn string) string {
+	const key, value = "plan_cache_mode", "force_custom_plan"
+	if u, err := neturl.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		if q.Get(key) == "" {
+			q.Set(key, value)
+		}
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	if strings.Contains(dsn, key+"=") {
+		return dsn
+	}
+	return strings.TrimSpace(dsn) + " " + key + "=" + value
 }
 
 // Close closes the connection pool.
