@@ -130,30 +130,3 @@ func (s *Store) Event(ctx context.Context, id string) (Event, error) {
 	}
 	return e, nil
 }
-
-// QueueStats describes the event queue.
-type QueueStats struct {
-	Queued int `db:"queued"`
-	Failed int `db:"failed"`
-	// OldestQueued is when the oldest unapplied event arrived; nil when the
-	// queue is empty.
-	OldestQueued *time.Time `db:"oldest_queued"`
-	// OtherAPIVersion counts stored events sent at an API version other
-	// than the pinned one (their objects are re-fetched).
-	OtherAPIVersion int `db:"other_api_version"`
-}
-
-// EventQueueStats counts what the workers still have to do.
-func (s *Store) EventQueueStats(ctx context.Context, pinnedVersion string) (QueueStats, error) {
-	var q QueueStats
-	err := sqlxGet(ctx, s, &q, `
-SELECT count(*) FILTER (WHERE status = 'queued') AS queued,
-       count(*) FILTER (WHERE status = 'failed') AS failed,
-       min(received_at) AS oldest_queued,
-       (SELECT count(*) FROM events WHERE api_version <> $1) AS other_api_version
-FROM events WHERE status IN ('queued', 'failed')`, pinnedVersion)
-	if err != nil {
-		return q, fmt.Errorf("store: queue stats: %w", err)
-	}
-	return q, nil
-}

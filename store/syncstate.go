@@ -53,20 +53,6 @@ func (s *Store) RunningSync(ctx context.Context, livemode bool) (SyncRun, error)
 	return r, nil
 }
 
-// LastSync returns the most recently started run for the mode, or
-// ErrNotFound.
-func (s *Store) LastSync(ctx context.Context, livemode bool) (SyncRun, error) {
-	var r SyncRun
-	err := sqlxGet(ctx, s, &r, `SELECT * FROM sync_runs WHERE livemode = $1 ORDER BY id DESC LIMIT 1`, livemode)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, ErrNotFound
-	}
-	if err != nil {
-		return r, fmt.Errorf("store: load last sync: %w", err)
-	}
-	return r, nil
-}
-
 // StartSync records a new run and its first windows.
 func (s *Store) StartSync(ctx context.Context, run SyncRun, windows []SyncWindow) (SyncRun, error) {
 	err := s.InTx(ctx, func(tx *Store) error {
