@@ -12,14 +12,16 @@ import (
 // Event is a Stripe event in the queue (the events table). Data is the
 // whole event as delivered.
 type Event struct {
-	ID            string          `db:"id"`
-	Type          string          `db:"type"`
-	APIVersion    *string         `db:"api_version"`
-	Created       int64           `db:"created"`
-	Livemode      bool            `db:"livemode"`
-	ObjectType    *string         `db:"object_type"`
-	ObjectID      *string         `db:"object_id"`
-	Data          json.RawMessage `db:"data"`
+	ID         string          `db:"id"`
+	Type       string          `db:"type"`
+	APIVersion *string         `db:"api_version"`
+	Created    int64           `db:"created"`
+	Livemode   bool            `db:"livemode"`
+	ObjectType *string         `db:"object_type"`
+	ObjectID   *string         `db:"object_id"`
+	Data       json.RawMessage `db:"data"`
+	// Object is data.object, filled by ClaimEvents instead of Data.
+	Object        json.RawMessage `db:"object"`
 	Source        string          `db:"source"`
 	Deliveries    int             `db:"deliveries"`
 	Status        string          `db:"status"`

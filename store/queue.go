@@ -11,7 +11,8 @@ import (
 )
 
 // ClaimEvents locks up to limit events that are due (queued, or failed and
-// past their retry time), oldest first, and returns them. Call it inside
+// past their retry time), oldest first, and returns them with Object (the
+// event's data.object, cut out by PostgreSQL) instead of Data. Call it inside
 // InTx: the rows stay locked until the transaction ends, and other workers,
 // in this process or another replica, skip them (FOR UPDATE SKIP LOCKED).
 func (s *Store) ClaimEvents(ctx context.Context, limit int) ([]Event, error) {
@@ -28,8 +29,8 @@ func (s *Store) ClaimEvents(ctx context.Context, limit int) ([]Event, error) {
 }
 
 const claimEventsSQL = `
-SELECT id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries,
-       status, note, attempts, last_error, next_attempt_at, received_at, applied_at
+SELECT id, type, api_version, created, livemode, object_type, object_id, data->'data'->'object' AS object,
+       source, deliveries, status, note, attempts, last_error, next_attempt_at, received_at, applied_at
 FROM events
 WHERE status IN ('queued', 'failed') AND next_attempt_at <= now()
 ORDER BY next_attempt_at, received_at

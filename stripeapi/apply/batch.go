@@ -69,16 +69,8 @@ func newBatch(events []store.Event, api *stripeapi.Client) *batch {
 
 // classify decides what an event touches. An empty table means the event is
 // ignored, for the reason in note. The event's type, object type and id
-// come from the columns the receiver filled; only data.object is read here.
+// come from the columns the receiver filled, and its object from the claim.
 func classify(e store.Event) (table, id, refetch string, object json.RawMessage, note string) {
-	var env struct {
-		Data struct {
-			Object json.RawMessage `json:"object"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(e.Data, &env); err != nil {
-		return "", "", "", nil, "not a readable event: " + err.Error()
-	}
 	objectType, objectID := deref(e.ObjectType), deref(e.ObjectID)
 	switch {
 	case objectType == "dispute":
@@ -87,7 +79,7 @@ func classify(e store.Event) (table, id, refetch string, object json.RawMessage,
 		var d struct {
 			Charge json.RawMessage `json:"charge"`
 		}
-		_ = json.Unmarshal(env.Data.Object, &d)
+		_ = json.Unmarshal(e.Object, &d)
 		charge := expandedID(d.Charge)
 		if charge == "" {
 			return "", "", "", nil, "dispute without a charge"
@@ -102,7 +94,7 @@ func classify(e store.Event) (table, id, refetch string, object json.RawMessage,
 	if v := deref(e.APIVersion); v != "" && v != stripeapi.APIVersion {
 		refetch = "event rendered at API version " + v
 	}
-	return tableOf[objectType], objectID, refetch, env.Data.Object, ""
+	return tableOf[objectType], objectID, refetch, e.Object, ""
 }
 
 func deref(s *string) string {
