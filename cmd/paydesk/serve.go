@@ -25,9 +25,6 @@ lets each worker finish the batch in hand.`
 // shutdownGrace is how long requests in flight get to finish on a stop.
 const shutdownGrace = 20 * time.Second
 
-// workerRestartDelay spaces restarts of a worker that stopped on an error.
-const workerRestartDelay = 5 * time.Second
-
 func runServe(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "serve", serveUsage)
 	addr := fs.String("addr", "", "listen address, host:port or :port (default PAYDESK_ADDR, else :8080)")
@@ -103,7 +100,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	for i := range *workers {
 		log := env.log.With("worker", i+1)
 		w := apply.NewWorker(st, api, apply.Options{Log: log})
-		wg.Go(func() { runWorker(workCtx, w, log) })
+		// Run returns only when workCtx ends: it retries failed batches
+		// itself, with backoff.
+		wg.Go(func() { _ = w.Run(workCtx) })
 	}
 
 	served := make(chan error, 1)
@@ -134,24 +133,6 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	env.log.Info("paydesk serve stopped")
 	return nil
-}
-
-// runWorker runs one event worker until ctx ends. A worker that stops on
-// its own is logged and started again, so one bad spell does not leave
-// the queue undrained.
-func runWorker(ctx context.Context, w *apply.Worker, log *slog.Logger) {
-	for {
-		err := w.Run(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		log.Error("event worker stopped; restarting", "err", err, "in", workerRestartDelay)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(workerRestartDelay):
-		}
-	}
 }
 
 // storeReadiness answers /readyz from the store: the database answers and
