@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -51,51 +53,80 @@ const (
 // it was new. A second delivery of a stored event only counts the delivery.
 // When it returns nil the event is durable: the caller may acknowledge it.
 func (s *Store) EnqueueEvent(ctx context.Context, e Event) (bool, error) {
-	var inserted bool
-	err := sqlxGet(ctx, s, &inserted, `
-INSERT INTO events AS t (id, type, api_version, created, livemode, object_type, object_id, data, source)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9)
-ON CONFLICT (id) DO UPDATE SET deliveries = t.deliveries + 1
-RETURNING (xmax = 0)`,
-		e.ID, e.Type, e.APIVersion, e.Created, e.Livemode, e.ObjectType, e.ObjectID, string(e.Data), e.Source)
+	inserted, err := s.insertEvents(ctx, []Event{e}, []int64{1}, true)
 	if err != nil {
 		return false, fmt.Errorf("store: enqueue event %s: %w", e.ID, err)
 	}
-	return inserted, nil
+	return inserted[e.ID], nil
 }
 
 // EnqueueMissingEvents stores those of events not stored yet (catch-up) and
 // returns how many were new. Events already stored are left untouched.
 func (s *Store) EnqueueMissingEvents(ctx context.Context, events []Event) (int, error) {
-	if len(events) == 0 {
-		return 0, nil
+	inserted, err := s.insertEvents(ctx, events, make([]int64, len(events)), false)
+	if err != nil {
+		return 0, fmt.Errorf("store: enqueue missing events: %w", err)
 	}
+	return len(inserted), nil
+}
+
+// insertEvents writes events (distinct ids), each with its count of
+// deliveries, in one statement, and returns the ids it wrote mapped to
+// whether they were new. With countRepeats an event already stored has
+// its deliveries added; otherwise it is left alone and not returned. Rows go
+// in id order, so concurrent writers whose batches share events lock them
+// in the same order and wait for each other instead of deadlocking.
+func (s *Store) insertEvents(ctx context.Context, events []Event, deliveries []int64, countRepeats bool) (map[string]bool, error) {
+	out := make(map[string]bool, len(events))
+	if len(events) == 0 {
+		return out, nil
+	}
+	order := make([]int, len(events))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(events[a].ID, events[b].ID) })
 	n := len(events)
 	var (
 		ids, types, datas, sources = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		versions, objTypes, objIDs = make([]*string, n), make([]*string, n), make([]*string, n)
-		createds                   = make([]int64, n)
+		createds, counts           = make([]int64, n), make([]int64, n)
 		livemodes                  = make([]bool, n)
 	)
-	for i, e := range events {
+	for i, j := range order {
+		e := events[j]
 		ids[i], types[i], datas[i], sources[i] = e.ID, e.Type, string(e.Data), e.Source
 		versions[i], objTypes[i], objIDs[i], createds[i], livemodes[i] = e.APIVersion, e.ObjectType, e.ObjectID, e.Created, e.Livemode
+		counts[i] = deliveries[j]
 	}
-	var added []string
-	err := s.selectStrings(ctx, &added, `
-INSERT INTO events (id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
-SELECT u.id, u.type, u.api_version, u.created, u.livemode, u.object_type, u.object_id, u.data::json, u.source, 0
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[], $8::text[], $9::text[])
-     AS u(id, type, api_version, created, livemode, object_type, object_id, data, source)
-ON CONFLICT (id) DO NOTHING
-RETURNING id`,
+	query := insertEventsSQL + `ON CONFLICT (id) DO NOTHING RETURNING t.id, true`
+	if countRepeats {
+		query = insertEventsSQL + `ON CONFLICT (id) DO UPDATE SET deliveries = t.deliveries + EXCLUDED.deliveries RETURNING t.id, (xmax = 0)`
+	}
+	rows, err := s.queryHot(ctx, query,
 		pq.Array(ids), pq.Array(types), pq.Array(versions), pq.Array(createds), pq.Array(livemodes),
-		pq.Array(objTypes), pq.Array(objIDs), pq.Array(datas), pq.Array(sources))
+		pq.Array(objTypes), pq.Array(objIDs), pq.Array(datas), pq.Array(sources), pq.Array(counts))
 	if err != nil {
-		return 0, fmt.Errorf("store: enqueue missing events: %w", err)
+		return nil, err
 	}
-	return len(added), nil
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var fresh bool
+		if err := rows.Scan(&id, &fresh); err != nil {
+			return nil, err
+		}
+		out[id] = fresh
+	}
+	return out, rows.Err()
 }
+
+const insertEventsSQL = `
+INSERT INTO events AS t (id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
+SELECT u.id, u.type, u.api_version, u.created, u.livemode, u.object_type, u.object_id, u.data::json, u.source, u.deliveries
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[], $8::text[], $9::text[], $10::integer[])
+     AS u(id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
+`
 
 // NewestEventCreated returns the created time of the newest stored event of
 // the mode, or 0 when there is none.

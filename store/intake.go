@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"sync"
-
-	"github.com/lib/pq"
 )
 
 // Intake stores verified webhook events with group commit: deliveries that
@@ -116,65 +112,30 @@ func (in *Intake) write() {
 }
 
 // writeBatch inserts a batch in one statement. An event delivered twice
-// within the batch is inserted once with both deliveries counted.
+// within the batch is inserted once with both deliveries counted, and only
+// the first of its callers is told it was new.
 func (in *Intake) writeBatch(batch []*intakeRequest) {
-	// Rows go in id order, so writers whose batches share events lock them
-	// in the same order and wait for each other instead of deadlocking.
-	sorted := slices.SortedFunc(slices.Values(batch), func(a, b *intakeRequest) int { return strings.Compare(a.event.ID, b.event.ID) })
 	first := make(map[string]int, len(batch))
-	var (
-		ids, types, datas, sources []string
-		versions, objTypes, objIDs []*string
-		createds                   []int64
-		livemodes                  []bool
-		deliveries                 []int64
-	)
-	for _, req := range sorted {
-		e := req.event
-		if i, ok := first[e.ID]; ok {
+	events := make([]Event, 0, len(batch))
+	deliveries := make([]int64, 0, len(batch))
+	for _, req := range batch {
+		if i, ok := first[req.event.ID]; ok {
 			deliveries[i]++
 			continue
 		}
-		first[e.ID] = len(ids)
-		ids, types, datas, sources = append(ids, e.ID), append(types, e.Type), append(datas, string(e.Data)), append(sources, e.Source)
-		versions, objTypes, objIDs = append(versions, e.APIVersion), append(objTypes, e.ObjectType), append(objIDs, e.ObjectID)
-		createds, livemodes, deliveries = append(createds, e.Created), append(livemodes, e.Livemode), append(deliveries, 1)
+		first[req.event.ID] = len(events)
+		events, deliveries = append(events, req.event), append(deliveries, 1)
 	}
-	inserted := make(map[string]bool, len(ids))
-	err := func() error {
-		rows, err := in.st.queryHot(context.Background(), `
-INSERT INTO events AS t (id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
-SELECT u.id, u.type, u.api_version, u.created, u.livemode, u.object_type, u.object_id, u.data::json, u.source, u.deliveries
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[], $8::text[], $9::text[], $10::integer[])
-     AS u(id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
-ON CONFLICT (id) DO UPDATE SET deliveries = t.deliveries + EXCLUDED.deliveries
-RETURNING t.id, (xmax = 0)`,
-			pq.Array(ids), pq.Array(types), pq.Array(versions), pq.Array(createds), pq.Array(livemodes),
-			pq.Array(objTypes), pq.Array(objIDs), pq.Array(datas), pq.Array(sources), pq.Array(deliveries))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			var fresh bool
-			if err := rows.Scan(&id, &fresh); err != nil {
-				return err
-			}
-			inserted[id] = fresh
-		}
-		return rows.Err()
-	}()
+	inserted, err := in.st.insertEvents(context.Background(), events, deliveries, true)
 	if err != nil {
 		err = fmt.Errorf("store: enqueue events: %w", err)
 	}
-	seen := make(map[string]bool, len(ids))
-	for _, req := range sorted {
+	told := make(map[string]bool, len(events))
+	for _, req := range batch {
 		id := req.event.ID
 		req.err = err
-		// Only the first of repeated deliveries in one batch is "new".
-		req.inserted = err == nil && inserted[id] && !seen[id]
-		seen[id] = true
+		req.inserted = err == nil && inserted[id] && !told[id]
+		told[id] = true
 		close(req.done)
 	}
 }
