@@ -26,8 +26,8 @@ var (
 )
 
 // stripeWebhook receives a Stripe delivery: read (at most 1 MiB), verify,
-// store durably, acknowledge. It never calls Stripe; the event workers
-// apply what it stores.
+// store durably, acknowledge. It never calls Stripe; the intake applies
+// what the event settles by itself, the event workers the rest.
 func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	s.counters.received.Add(1)
 	buf := bodyBuffers.Get().(*bytes.Buffer)
@@ -75,6 +75,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 		ObjectType: nilIfEmpty(ev.ObjectType),
 		ObjectID:   nilIfEmpty(ev.ObjectID),
 		Data:       ev.Raw,
+		Object:     ev.Object,
 		Source:     store.SourceWebhook,
 	})
 	if err != nil {

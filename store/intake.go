@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ type Intake struct {
 	st       *Store
 	requests chan *intakeRequest
 	maxBatch int
+	handoff  func([]Event)
 	wg       sync.WaitGroup
 	// mu guards closed and the sending side of requests: senders hold it
 	// for reading while they send, Close for writing while it closes.
@@ -34,11 +36,26 @@ type intakeRequest struct {
 // ErrIntakeClosed is returned for deliveries after Close.
 var ErrIntakeClosed = errors.New("store: intake closed")
 
-// NewIntake starts writers goroutines, each holding at most one database
-// connection at a time, that write up to maxBatch events per transaction.
-func (s *Store) NewIntake(writers, maxBatch int) *Intake {
-	in := &Intake{st: s, requests: make(chan *intakeRequest, writers*maxBatch), maxBatch: maxBatch}
-	for range writers {
+// IntakeOptions configure NewIntake.
+type IntakeOptions struct {
+	// Writers is how many goroutines write, each holding at most one
+	// database connection at a time (default 1).
+	Writers int
+	// MaxBatch is the most events one transaction takes (default 64).
+	MaxBatch int
+	// Handoff, when set, is given the new events of each committed write,
+	// with their Object, so this process's workers can apply them without
+	// reading them back. It must not block: the callers are still waiting
+	// for their answers. The events are in the queue whether or not it
+	// takes them.
+	Handoff func([]Event)
+}
+
+// NewIntake starts the writers.
+func (s *Store) NewIntake(o IntakeOptions) *Intake {
+	o.Writers, o.MaxBatch = max(o.Writers, 1), cmp.Or(o.MaxBatch, 64)
+	in := &Intake{st: s, requests: make(chan *intakeRequest, o.Writers*o.MaxBatch), maxBatch: o.MaxBatch, handoff: o.Handoff}
+	for range o.Writers {
 		in.wg.Add(1)
 		go in.write()
 	}
@@ -129,6 +146,15 @@ func (in *Intake) writeBatch(batch []*intakeRequest) {
 	inserted, err := in.st.insertEvents(context.Background(), events, deliveries, true)
 	if err != nil {
 		err = fmt.Errorf("store: enqueue events: %w", err)
+	}
+	if err == nil && in.handoff != nil {
+		fresh := events[:0]
+		for _, e := range events {
+			if inserted[e.ID] {
+				fresh = append(fresh, e)
+			}
+		}
+		in.handoff(fresh)
 	}
 	told := make(map[string]bool, len(events))
 	for _, req := range batch {

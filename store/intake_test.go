@@ -21,7 +21,7 @@ func intakeEvent(id string) store.Event {
 // was new, and the raw body is kept byte for byte.
 func TestIntakeGroupCommit(t *testing.T) {
 	st := storetest.New(t)
-	in := st.NewIntake(3, 16)
+	in := st.NewIntake(store.IntakeOptions{Writers: 3, MaxBatch: 16})
 	defer in.Close()
 	var (
 		wg    sync.WaitGroup
@@ -75,7 +75,7 @@ func TestIntakeReportsDatabaseErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := st.NewIntake(1, 8)
+	in := st.NewIntake(store.IntakeOptions{MaxBatch: 8})
 	defer in.Close()
 	st.Close() // the database is gone
 	if _, err := in.EnqueueEvent(ctx, intakeEvent("evt_lost")); err == nil {

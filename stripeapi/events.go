@@ -47,12 +47,12 @@ type EventListParams struct {
 }
 
 // EventFromJSON parses an event as Stripe sends it, from the API or a
-// webhook body. Raw and Object are copies.
+// webhook body. Raw and Object are copies: the event does not share raw.
 func EventFromJSON(raw json.RawMessage) (Event, error) {
 	var e struct {
 		eventEnvelope
 		Data struct {
-			Object json.RawMessage `json:"object"`
+			Object json.RawMessage `json:"object"` // Unmarshal copies it
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(raw, &e); err != nil {
@@ -65,24 +65,8 @@ func EventFromJSON(raw json.RawMessage) (Event, error) {
 		}
 	}
 	ev, err := e.event(raw, head)
-	ev.Object = copyRaw(e.Data.Object)
+	ev.Object = e.Data.Object
 	return ev, err
-}
-
-// eventHeadFromJSON is EventFromJSON without Object: it reads the event and
-// its object's id and type in one pass, for the webhook receiver, which
-// stores the delivery whole and leaves the object to the worker.
-func eventHeadFromJSON(raw json.RawMessage) (Event, error) {
-	var e struct {
-		eventEnvelope
-		Data struct {
-			Object objectHeadFields `json:"object"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return Event{}, fmt.Errorf("decode event: %w", err)
-	}
-	return e.event(raw, e.Data.Object)
 }
 
 // eventEnvelope is an event's own fields.

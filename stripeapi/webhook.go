@@ -32,8 +32,7 @@ var (
 
 // VerifyWebhook checks the Stripe-Signature header of payload against each
 // secret (several during a rotation) and returns the event it carries,
-// with Raw (a copy of payload) but without Object: the receiver stores the
-// delivery whole, and the worker reads the object. An event at another API
+// with Raw and Object (copies: payload may be reused). An event at another API
 // version than APIVersion is returned all the same; the caller must not
 // trust its object's shape (see Event.APIVersion).
 func VerifyWebhook(payload []byte, header string, secrets []string) (Event, error) {
@@ -44,7 +43,7 @@ func VerifyWebhook(payload []byte, header string, secrets []string) (Event, erro
 	for _, secret := range secrets {
 		switch e := webhook.ValidatePayloadWithTolerance(payload, header, secret, WebhookTolerance); {
 		case e == nil:
-			ev, perr := eventHeadFromJSON(payload)
+			ev, perr := EventFromJSON(payload)
 			if perr != nil {
 				return Event{}, fmt.Errorf("%w: %v", ErrWebhookBody, perr)
 			}

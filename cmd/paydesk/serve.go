@@ -77,8 +77,10 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		secrets[i] = string(s)
 	}
 	// Deliveries arriving together are committed together (group
-	// commit): 4 writers, up to 64 events per transaction.
-	intake := st.NewIntake(1, 64)
+	// commit): one writer, up to 64 events per transaction. Once stored,
+	// they go straight to this process's workers through the feed.
+	feed := apply.NewFeed(4096)
+	intake := st.NewIntake(store.IntakeOptions{Writers: 1, MaxBatch: 64, Handoff: feed.Offer})
 	defer intake.Close()
 	srv := &http.Server{
 		Handler: handlers.New(handlers.Config{
@@ -99,7 +101,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	var wg sync.WaitGroup
 	for i := range *workers {
 		log := env.log.With("worker", i+1)
-		w := apply.NewWorker(st, api, apply.Options{Log: log})
+		w := apply.NewWorker(st, api, apply.Options{Feed: feed, Log: log})
 		// Run returns only when workCtx ends: it retries failed batches
 		// itself, with backoff.
 		wg.Go(func() { _ = w.Run(workCtx) })

@@ -33,6 +33,9 @@ type Options struct {
 	// Idle is how long an idle worker waits before looking again (default
 	// 100ms).
 	Idle time.Duration
+	// Feed, when set, brings events straight from this process's webhook
+	// intake; the worker applies those first.
+	Feed *Feed
 	Log  *slog.Logger
 }
 
@@ -60,12 +63,24 @@ func NewWorker(st *store.Store, api *stripeapi.Client, o Options) *Worker {
 	return &Worker{st: st, api: api, o: o}
 }
 
-// Run applies events until ctx ends. A batch in hand when ctx ends is
-// finished (or rolled back) first, so stopping never leaves half a batch.
+// Run applies events until ctx ends: those the feed brings first, then
+// those due in the queue. A batch in hand when ctx ends is finished (or
+// rolled back) first, so stopping never leaves half a batch.
 func (w *Worker) Run(ctx context.Context) error {
 	failures := 0
+	var fed []store.Event
 	for ctx.Err() == nil {
-		n, err := w.RunOnce(context.WithoutCancel(ctx))
+		work := context.WithoutCancel(ctx)
+		if fed = w.o.Feed.gather(fed, w.o.Batch, feedLinger); len(fed) > 0 {
+			if _, err := w.runFed(work, fed); err != nil {
+				// They are still queued; the queue path below retries them,
+				// one by one if need be.
+				w.o.Log.Warn("event worker: batch from the intake failed; its events stay queued", "events", len(fed), "err", err)
+			}
+			fed = fed[:0]
+			continue
+		}
+		n, err := w.RunOnce(work)
 		wait := time.Duration(0)
 		switch {
 		case err != nil:
@@ -77,7 +92,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case n == 0:
 			failures = 0
 			wait = w.o.Idle
-		case n < w.o.Batch/4:
+		case n < w.o.Batch/4 && w.o.Feed == nil:
 			// A short batch means the queue is nearly drained: let a few
 			// more events gather, so each transaction carries more of
 			// them. This adds at most gatherDelay to an event's apply.
@@ -90,6 +105,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 			case <-time.After(wait):
+			case e := <-w.o.Feed.events():
+				fed = append(fed, e)
 			}
 		}
 	}
@@ -139,8 +156,12 @@ func (w *Worker) failLoneEvent(ctx context.Context, cause error) error {
 	})
 }
 
-// gatherDelay is the pause after a short batch.
-const gatherDelay = 20 * time.Millisecond
+// gatherDelay is the pause after a short batch from the queue, feedLinger
+// the longest a worker waits for the feed to fill a short batch.
+const (
+	gatherDelay = 20 * time.Millisecond
+	feedLinger  = 10 * time.Millisecond
+)
 
 // refetchLease is how long events wait for their objects to be fetched
 // from Stripe before another worker may take them over; the fetching
@@ -156,10 +177,40 @@ const (
 // commits, their events leased meanwhile, and stored in a second one: no
 // transaction waits on Stripe while holding locks.
 func (w *Worker) runBatch(ctx context.Context, limit int) (int, error) {
+	return w.claimAndApply(ctx, func(tx *store.Store) ([]store.Event, error) {
+		return tx.ClaimEvents(ctx, limit)
+	})
+}
+
+// runFed applies events the feed brought: it claims those still queued
+// and not held by another worker, and applies them like runBatch.
+func (w *Worker) runFed(ctx context.Context, events []store.Event) (int, error) {
+	return w.claimAndApply(ctx, func(tx *store.Store) ([]store.Event, error) {
+		ids := make([]string, len(events))
+		for i, e := range events {
+			ids[i] = e.ID
+		}
+		claimed, err := tx.ClaimQueuedEvents(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		var out []store.Event
+		for _, e := range events {
+			if claimed[e.ID] {
+				out = append(out, e)
+			}
+		}
+		return out, nil
+	})
+}
+
+// claimAndApply claims events with claim and applies them in one
+// transaction (see runBatch).
+func (w *Worker) claimAndApply(ctx context.Context, claim func(tx *store.Store) ([]store.Event, error)) (int, error) {
 	var n int
 	var b *batch
 	err := w.st.InTx(ctx, func(tx *store.Store) error {
-		events, err := tx.ClaimEvents(ctx, limit)
+		events, err := claim(tx)
 		if err != nil {
 			return err
 		}
