@@ -37,12 +37,14 @@ ORDER BY next_attempt_at, received_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED`
 
-// ClaimQueuedEvents locks those of ids that are still queued and not
-// locked by another worker, and returns them. A worker that already holds
+// ClaimQueuedEvents locks those of ids that are still queued, due (not
+// leased to a worker fetching their object from Stripe) and not locked by
+// another worker, and returns them. A worker that already holds
 // the events (handed over by the intake) claims them this way, without
 // reading them back. Call it inside InTx, like ClaimEvents.
 func (s *Store) ClaimQueuedEvents(ctx context.Context, ids []string) (map[string]bool, error) {
-	rows, err := s.queryHot(ctx, `SELECT id FROM events WHERE id = ANY($1::text[]) AND status = 'queued'
+	rows, err := s.queryHot(ctx, `SELECT id FROM events
+WHERE id = ANY($1::text[]) AND status = 'queued' AND next_attempt_at <= now()
 ORDER BY id FOR UPDATE SKIP LOCKED`, pq.Array(ids))
 	if err != nil {
 		return nil, fmt.Errorf("store: claim events: %w", err)

@@ -82,3 +82,22 @@ func TestFeedAppliesHandedOverEventsOnce(t *testing.T) {
 		t.Fatal("an event that was never stored appeared")
 	}
 }
+
+// An event leased to a worker that is fetching its object from Stripe is
+// not claimed again when the feed brings it.
+func TestFeedSkipsLeasedEvents(t *testing.T) {
+	e := newEnv(t, stripefake.Dataset{Customers: 1, Seed: 4})
+	id := e.enqueue("customer.updated", firstOf(e.data.Customers()), 6000, pinned)
+	if err := e.st.LeaseEvents(ctx, []string{id}, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	claimed := map[string]bool{}
+	err := e.st.InTx(ctx, func(tx *store.Store) error {
+		var err error
+		claimed, err = tx.ClaimQueuedEvents(ctx, []string{id})
+		return err
+	})
+	if err != nil || len(claimed) != 0 {
+		t.Fatalf("claimed %v (%v), want the leased event left alone", claimed, err)
+	}
+}
