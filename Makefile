@@ -6,14 +6,14 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/paydesk
 
-.PHONY: build test vet fmt-check bench bench-upsert bench-sync bench-webhooks clean
+.PHONY: build test vet fmt-check generate templ-check bench bench-upsert bench-sync bench-webhooks clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/paydesk
 
 # The README's test command. Needs Go and PostgreSQL's binaries; the test
 # helpers start their own throwaway PostgreSQL and stripe-mock.
-test: vet fmt-check
+test: vet fmt-check templ-check
 	$(GO) test -count=1 -timeout 15m ./...
 
 vet:
@@ -22,6 +22,19 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# views/*_templ.go are generated from views/*.templ and committed. Run from
+# the repository root: the generated files name their .templ by that path.
+generate:
+	$(GO) tool templ generate
+
+# Fails when templ generate changes or adds a *_templ.go file, compared with
+# what git has (committed or staged): run `make generate` and commit.
+templ-check: generate
+	@git diff --exit-code --stat -- ':(glob)views/**/*_templ.go' || \
+		{ echo "templ generate changed views/: run 'make generate' and commit"; exit 1; }
+	@out=$$(git status --porcelain --untracked-files=all -- views | grep '_templ\.go$$'); \
+	if [ -n "$$out" ]; then echo "templ generate left uncommitted files:"; echo "$$out"; exit 1; fi
 
 # Benchmarks print figures; they assert nothing about time.
 bench: bench-upsert bench-sync bench-webhooks
