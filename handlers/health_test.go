@@ -15,8 +15,8 @@ import (
 
 func TestHealthAndReady(t *testing.T) {
 	var readyErr error
-	srv := handlers.New(handlers.Config{Intake: storetest.New(t),
-		Ready: readyFunc(func(context.Context) error { return readyErr })})
+	srv := handlers.New(withStaff(t, handlers.Config{Intake: storetest.New(t),
+		Ready: readyFunc(func(context.Context) error { return readyErr })}))
 
 	if rec := get(srv, "/healthz"); rec.Code != http.StatusOK || rec.Body.String() != "ok\n" {
 		t.Errorf("healthz: %d %q", rec.Code, rec.Body)

@@ -30,7 +30,28 @@ func alwaysReady(context.Context) error { return nil }
 
 func newServer(t testing.TB, intake handlers.Intake, secrets ...string) *handlers.Server {
 	t.Helper()
-	return handlers.New(handlers.Config{WebhookSecrets: secrets, Intake: intake, Ready: readyFunc(alwaysReady)})
+	return handlers.New(withStaff(t, handlers.Config{WebhookSecrets: secrets, Intake: intake, Ready: readyFunc(alwaysReady)}))
+}
+
+// testSessionSecret keys test servers' session cookies.
+var testSessionSecret = []byte("test-session-secret-0123456789abcdef")
+
+// withStaff completes c with what every Server needs besides the webhook
+// parts: the staff store (the intake's own database when it is one, a
+// fresh one otherwise) and a session secret.
+func withStaff(t testing.TB, c handlers.Config) handlers.Config {
+	t.Helper()
+	if c.Staff == nil {
+		if st, ok := c.Intake.(*store.Store); ok {
+			c.Staff = st
+		} else {
+			c.Staff = storetest.New(t)
+		}
+	}
+	if c.SessionSecret == nil {
+		c.SessionSecret = testSessionSecret
+	}
+	return c
 }
 
 // eventBody is a Stripe event as a webhook delivers it. apiVersion "null"

@@ -1,15 +1,98 @@
 package handlers
 
-import "net/http"
+import (
+	"net/http"
 
-// routes is paydesk's one route table: every route with its method.
-func (s *Server) routes() *http.ServeMux {
+	"paydesk/static"
+	"paydesk/store"
+)
+
+// route is one entry of the route table: a method pattern, who may use it
+// and its handler.
+type route struct {
+	pattern string
+	access  access
+	handler http.HandlerFunc
+}
+
+// routeTable is paydesk's one route table: every route with its method and
+// the role it needs. Access is checked in one place, guard; a route cannot
+// be registered without saying who may use it.
+func (s *Server) routeTable() []route {
+	return []route{
+		{"GET /healthz", publicRoute, s.healthz},
+		{"GET /readyz", publicRoute, s.readyz},
+		// Stripe signs its deliveries; the signature is the check.
+		{"POST /webhooks/stripe", publicRoute, s.stripeWebhook},
+		// The seed's path, so an endpoint registered with it keeps working.
+		// {$} keeps the trailing slash from matching every path below it.
+		{"POST /api/finances/stripe/webhook/{$}", publicRoute, s.stripeWebhook},
+		{"GET /static/", publicRoute, staticFiles()},
+
+		{"GET /login", publicRoute, s.loginPage},
+		{"POST /login", publicRoute, s.login},
+		{"POST /logout", viewerRoute, s.logout},
+
+		{"GET /{$}", viewerRoute, s.home},
+
+		{"GET /admin/users", adminRoute, s.usersPage},
+		{"POST /admin/users", adminRoute, s.addUser},
+		{"POST /admin/users/{id}/role", adminRoute, s.setUserRole},
+		{"POST /admin/users/{id}/disable", adminRoute, s.disableUser},
+		{"POST /admin/users/{id}/enable", adminRoute, s.enableUser},
+		{"POST /admin/users/{id}/password", adminRoute, s.resetPassword},
+		{"GET /admin/audit", adminRoute, s.auditPage},
+	}
+}
+
+// webhookPatterns are exempt from cross-origin protection: Stripe is not a
+// browser, and each delivery carries its own signature.
+var webhookPatterns = []string{"POST /webhooks/stripe", "POST /api/finances/stripe/webhook/{$}"}
+
+// buildHandler registers the route table behind the access guard and
+// cross-origin protection: a state-changing request (POST and the like)
+// that a browser sends from another origin, or even another port of the
+// same host, is refused with 403 before any handler runs.
+func (s *Server) buildHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("POST /webhooks/stripe", s.stripeWebhook)
-	// The seed's path, so an endpoint registered with it keeps working.
-	// {$} keeps the trailing slash from matching every path below it.
-	mux.HandleFunc("POST /api/finances/stripe/webhook/{$}", s.stripeWebhook)
-	return mux
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		mux.HandleFunc(rt.pattern, s.guard(rt.access, rt.handler))
+	}
+	cop := http.NewCrossOriginProtection()
+	for _, p := range webhookPatterns {
+		cop.AddInsecureBypassPattern(p)
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusForbidden, "cross-origin request refused: submit the form from paydesk's own pages", nil)
+	}))
+	return cop.Handler(mux)
+}
+
+// staticFiles serves the embedded stylesheet and scripts. They change only
+// with the binary, so browsers may keep them for an hour.
+func staticFiles() http.HandlerFunc {
+	files := http.StripPrefix("/static/", http.FileServerFS(static.FS))
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	}
+}
+
+// RouteInfo describes who may use a route.
+type RouteInfo struct {
+	Pattern string
+	Public  bool
+	MinRole store.Role // for routes that are not public
+	API     bool       // anonymous callers get 401 rather than a redirect
+}
+
+// Routes lists every registered route with its access, for the route ×
+// role test and for operators.
+func (s *Server) Routes() []RouteInfo {
+	out := make([]RouteInfo, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = RouteInfo{Pattern: rt.pattern, Public: rt.access.public, MinRole: rt.access.min, API: rt.access.api}
+	}
+	return out
 }

@@ -4,12 +4,15 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/gorilla/sessions"
 
 	"paydesk/store"
 )
@@ -42,35 +45,61 @@ type Config struct {
 	WebhookSecrets []string
 	Intake         Intake    // required
 	Ready          Readiness // required
-	Log            *slog.Logger
+	Staff          Staff     // required
+	// SessionSecret keys the session cookie; at least 32 bytes.
+	SessionSecret []byte
+	// IdleTimeout and AbsoluteTimeout end sessions (defaults
+	// DefaultIdleTimeout, DefaultAbsoluteTimeout).
+	IdleTimeout, AbsoluteTimeout time.Duration
+	HTTPS                        HTTPS
+	// Live is Stripe's mode, shown on every page.
+	Live bool
+	// Location is the display time zone (default UTC).
+	Location *time.Location
+	Log      *slog.Logger
 }
 
 // Server is paydesk's http.Handler.
 type Server struct {
-	secrets  []string
-	intake   Intake
-	ready    Readiness
-	log      *slog.Logger
-	mux      *http.ServeMux
-	counters counters
+	secrets        []string
+	intake         Intake
+	ready          Readiness
+	staff          Staff
+	cookies        *sessions.CookieStore
+	idle, absolute time.Duration
+	https          HTTPS
+	live           bool
+	loc            *time.Location
+	log            *slog.Logger
+	routes         []route
+	handler        http.Handler
+	counters       counters
 }
 
 // New builds the Server and its route table. It panics when a required
 // dependency is missing, a wiring mistake.
 func New(c Config) *Server {
-	if c.Intake == nil || c.Ready == nil {
-		panic("handlers: Config.Intake and Config.Ready are required")
+	if c.Intake == nil || c.Ready == nil || c.Staff == nil {
+		panic("handlers: Config.Intake, Config.Ready and Config.Staff are required")
 	}
-	s := &Server{intake: c.Intake, ready: c.Ready, log: c.Log}
+	if len(c.SessionSecret) < 32 {
+		panic("handlers: Config.SessionSecret must hold at least 32 bytes")
+	}
+	s := &Server{intake: c.Intake, ready: c.Ready, staff: c.Staff, log: c.Log,
+		cookies: newSessionCodec(c.SessionSecret), idle: cmp.Or(c.IdleTimeout, DefaultIdleTimeout),
+		absolute: cmp.Or(c.AbsoluteTimeout, DefaultAbsoluteTimeout), https: c.HTTPS, live: c.Live, loc: c.Location}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.loc == nil {
+		s.loc = time.UTC
 	}
 	for _, secret := range c.WebhookSecrets {
 		if secret = strings.TrimSpace(secret); secret != "" {
 			s.secrets = append(s.secrets, secret)
 		}
 	}
-	s.mux = s.routes()
+	s.handler = s.buildHandler()
 	return s
 }
 
@@ -83,6 +112,11 @@ var (
 	jsonType     = []string{"application/json"}
 	textType     = []string{"text/plain; charset=utf-8"}
 	noStoreCache = []string{"no-store"}
+	// Scripts, styles and images come only from paydesk itself: no inline
+	// script or style can run, whatever a Stripe object's text holds.
+	contentSecurityPolicy = []string{"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"}
+	strictTransportSecurity = []string{"max-age=31536000; includeSubDomains"}
 )
 
 // ServeHTTP sets the security headers, routes the request and, at debug
@@ -92,13 +126,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h["X-Content-Type-Options"] = nosniff
 	h["Referrer-Policy"] = sameOrigin
 	h["X-Frame-Options"] = frameDeny
+	h["Content-Security-Policy"] = contentSecurityPolicy
+	if s.isHTTPS(r) {
+		h["Strict-Transport-Security"] = strictTransportSecurity
+	}
 	if !s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.mux.ServeHTTP(w, r)
+		s.handler.ServeHTTP(w, r)
 		return
 	}
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
-	s.mux.ServeHTTP(rec, r)
+	s.handler.ServeHTTP(rec, r)
 	route := r.Pattern // set by the mux; empty when nothing matched
 	if route == "" {
 		route = "(none)"

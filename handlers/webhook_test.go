@@ -230,8 +230,8 @@ func TestWebhookConcurrentDuplicates(t *testing.T) {
 func TestWebhookAcceptsOtherAPIVersions(t *testing.T) {
 	st := storetest.New(t)
 	var logs bytes.Buffer
-	srv := handlers.New(handlers.Config{WebhookSecrets: []string{secretOld}, Intake: st, Ready: readyFunc(alwaysReady),
-		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	srv := handlers.New(withStaff(t, handlers.Config{WebhookSecrets: []string{secretOld}, Intake: st, Ready: readyFunc(alwaysReady),
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}))
 	for _, tc := range []struct{ id, version string }{{"evt_old_version", "2020-08-27"}, {"evt_null_version", "null"}} {
 		body := eventBody(tc.id, tc.version)
 		if rec := post(srv, "/webhooks/stripe", body, sign(body, secretOld)); rec.Code != http.StatusOK {
@@ -316,8 +316,8 @@ func TestWebhookRoutesAcceptOnlyPost(t *testing.T) {
 func TestRequestLog(t *testing.T) {
 	st := storetest.New(t)
 	var logs bytes.Buffer
-	srv := handlers.New(handlers.Config{WebhookSecrets: []string{secretOld}, Intake: st, Ready: readyFunc(alwaysReady),
-		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	srv := handlers.New(withStaff(t, handlers.Config{WebhookSecrets: []string{secretOld}, Intake: st, Ready: readyFunc(alwaysReady),
+		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}))
 	body := eventBody("evt_logged", stripeapi.APIVersion)
 	header := sign(body, secretOld)
 	post(srv, "/webhooks/stripe", body, header)
@@ -336,8 +336,8 @@ func TestRequestLog(t *testing.T) {
 
 	// At info level a successful delivery logs nothing.
 	logs.Reset()
-	quiet := handlers.New(handlers.Config{WebhookSecrets: []string{secretOld}, Intake: st, Ready: readyFunc(alwaysReady),
-		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	quiet := handlers.New(withStaff(t, handlers.Config{WebhookSecrets: []string{secretOld}, Intake: st, Ready: readyFunc(alwaysReady),
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}))
 	body = eventBody("evt_quiet", stripeapi.APIVersion)
 	if rec := post(quiet, "/webhooks/stripe", body, sign(body, secretOld)); rec.Code != http.StatusOK || logs.Len() != 0 {
 		t.Errorf("%d; logged %q", rec.Code, logs.String())

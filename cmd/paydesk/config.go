@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // secret is a configuration value that must never be printed or logged.
@@ -29,6 +30,11 @@ type config struct {
 	APIBase        string
 	SessionSecret  secret
 	Addr           string
+	// HTTPS: "auto" (Secure cookies and HSTS when the request came over
+	// TLS), "on" (behind a TLS-terminating proxy) or "off".
+	HTTPS       string
+	SessionIdle time.Duration
+	SessionMax  time.Duration
 }
 
 // configError names the variable at fault; its text never holds a secret.
@@ -107,6 +113,30 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.SessionSecret = secret(read("SESSION_SECRET"))
 	if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
 		fail("SESSION_SECRET", "want at least 32 characters of random key material")
+	}
+
+	c.HTTPS = "auto"
+	if v := strings.ToLower(strings.TrimSpace(getenv("PAYDESK_HTTPS"))); v != "" {
+		if v != "auto" && v != "on" && v != "off" {
+			fail("PAYDESK_HTTPS", "want auto, on (behind a TLS-terminating proxy) or off, got %q", v)
+		}
+		c.HTTPS = v
+	}
+	duration := func(name string, def, least time.Duration) time.Duration {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < least {
+			fail(name, "want a duration of at least %s like 30m or 8h, got %q", least, v)
+		}
+		return d
+	}
+	c.SessionIdle = duration("PAYDESK_SESSION_IDLE", 30*time.Minute, time.Minute)
+	c.SessionMax = duration("PAYDESK_SESSION_MAX", 12*time.Hour, time.Minute)
+	if c.SessionIdle > c.SessionMax {
+		fail("PAYDESK_SESSION_IDLE", "must not be longer than PAYDESK_SESSION_MAX")
 	}
 
 	c.Addr = ":8080"

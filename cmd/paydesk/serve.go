@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net"
@@ -82,9 +83,20 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	feed := apply.NewFeed(4096)
 	intake := st.NewIntake(store.IntakeOptions{Writers: 1, MaxBatch: 64, Handoff: feed.Offer})
 	defer intake.Close()
+	sessionSecret := []byte(cfg.SessionSecret)
+	if len(sessionSecret) == 0 {
+		// Sign-in still works, but sessions end when this process does
+		// and are not shared with other replicas.
+		env.log.Warn("SESSION_SECRET is not set: using a random one, so sessions end on restart and are not shared between replicas")
+		sessionSecret = make([]byte, 32)
+		_, _ = rand.Read(sessionSecret)
+	}
 	srv := &http.Server{
 		Handler: handlers.New(handlers.Config{
-			WebhookSecrets: secrets, Intake: intake, Ready: storeReadiness{st}, Log: env.log,
+			WebhookSecrets: secrets, Intake: intake, Ready: storeReadiness{st}, Staff: st,
+			SessionSecret: sessionSecret, IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionMax,
+			HTTPS: map[string]handlers.HTTPS{"auto": handlers.HTTPSAuto, "on": handlers.HTTPSOn, "off": handlers.HTTPSOff}[cfg.HTTPS],
+			Live:  cfg.LiveMode, Log: env.log,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
