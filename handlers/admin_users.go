@@ -69,10 +69,8 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request) {
 		s.renderUsers(w, r, http.StatusBadRequest, views.UsersData{New: f}, "")
 		return
 	}
-	password := store.GeneratePassword()
-	hash, err := store.HashPassword(password)
-	if err != nil {
-		s.serverError(w, r, "cannot hash a password", err)
+	password, hash, ok := s.newPassword(w, r)
+	if !ok {
 		return
 	}
 	var added store.User
@@ -152,13 +150,11 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	password := store.GeneratePassword()
-	hash, err := store.HashPassword(password)
-	if err != nil {
-		s.serverError(w, r, "cannot hash a password", err)
+	password, hash, ok := s.newPassword(w, r)
+	if !ok {
 		return
 	}
-	err = s.change(r, func(tx *store.Store) (store.AuditEntry, error) {
+	err := s.change(r, func(tx *store.Store) (store.AuditEntry, error) {
 		_, err := tx.SetUserPassword(r.Context(), target.ID, hash)
 		return store.AuditEntry{Action: "user.reset_password", Target: userTarget(target.ID),
 			Params: map[string]any{"email": target.Email}}, err
@@ -169,6 +165,18 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	s.renderUsers(w, r, http.StatusOK, views.UsersData{New: views.NewUserForm{Role: string(store.RoleViewer)},
 		OneTimePassword: password, OneTimeFor: target.Email}, "")
+}
+
+// newPassword generates a password and its hash, answering 500 itself
+// when hashing fails.
+func (s *Server) newPassword(w http.ResponseWriter, r *http.Request) (password, hash string, ok bool) {
+	password = store.GeneratePassword()
+	hash, err := store.HashPassword(password)
+	if err != nil {
+		s.serverError(w, r, "cannot hash a password", err)
+		return "", "", false
+	}
+	return password, hash, true
 }
 
 // otherUser parses the form and loads the user named by {id}, answering
