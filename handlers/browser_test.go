@@ -52,10 +52,16 @@ func TestBrowserCrossSiteFormPostIsRefused(t *testing.T) {
 		}
 		return u.Disabled
 	}
-	tab.Run(t, chromedp.Navigate(evil.URL), chromedp.Click(chromedp.CSS("#go")),
-		chromedp.WaitVisible(chromedp.CSS("body")))
-	if body := tab.Text(t, "body"); !strings.Contains(body, "cross-origin request refused") {
-		t.Fatalf("the cross-site post was answered with %q", body)
+	tab.Run(t, chromedp.Navigate(evil.URL))
+	// RunResponse waits for the navigation the click starts.
+	ctx, cancel := context.WithTimeout(tab.Ctx, browsertest.RunTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("#go")))
+	if err != nil {
+		t.Fatalf("submitting the cross-site form: %v", err)
+	}
+	if body := tab.Text(t, "body"); resp.Status != http.StatusForbidden || !strings.Contains(body, "cross-origin request refused") {
+		t.Fatalf("the cross-site post was answered %d: %q", resp.Status, body)
 	}
 	tab.Screenshot(t, "cross-site-refused")
 	if disabled() {
