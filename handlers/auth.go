@@ -98,7 +98,7 @@ func (s *Server) isHTTPS(r *http.Request) bool {
 	return r.TLS != nil
 }
 
-// sessionFrom reads the token from r's cookie; "" when there is none or it
+// sessionToken reads the token from r's cookie; "" when there is none or it
 // does not verify.
 func (s *Server) sessionToken(r *http.Request) string {
 	if _, err := r.Cookie(sessionCookie); err != nil {
