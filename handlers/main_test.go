@@ -48,6 +48,18 @@ func withStaff(t testing.TB, c handlers.Config) handlers.Config {
 			c.Staff = storetest.New(t)
 		}
 	}
+	if c.Mirror == nil {
+		switch st := c.Staff.(type) {
+		case *store.Store:
+			c.Mirror = st
+		default:
+			if in, ok := c.Intake.(*store.Store); ok {
+				c.Mirror = in
+			} else {
+				c.Mirror = storetest.New(t)
+			}
+		}
+	}
 	if c.SessionSecret == nil {
 		c.SessionSecret = testSessionSecret
 	}

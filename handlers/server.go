@@ -46,6 +46,7 @@ type Config struct {
 	Intake         Intake    // required
 	Ready          Readiness // required
 	Staff          Staff     // required
+	Mirror         Mirror    // required: the pages over the mirror read it
 	// SessionSecret keys the session cookie; at least 32 bytes.
 	SessionSecret []byte
 	// IdleTimeout and AbsoluteTimeout end sessions (defaults
@@ -65,6 +66,7 @@ type Server struct {
 	intake         Intake
 	ready          Readiness
 	staff          Staff
+	mirror         Mirror
 	cookies        *sessions.CookieStore
 	idle, absolute time.Duration
 	https          HTTPS
@@ -79,13 +81,13 @@ type Server struct {
 // New builds the Server and its route table. It panics when a required
 // dependency is missing, a wiring mistake.
 func New(c Config) *Server {
-	if c.Intake == nil || c.Ready == nil || c.Staff == nil {
-		panic("handlers: Config.Intake, Config.Ready and Config.Staff are required")
+	if c.Intake == nil || c.Ready == nil || c.Staff == nil || c.Mirror == nil {
+		panic("handlers: Config.Intake, Config.Ready, Config.Staff and Config.Mirror are required")
 	}
 	if len(c.SessionSecret) < 32 {
 		panic("handlers: Config.SessionSecret must hold at least 32 bytes")
 	}
-	s := &Server{intake: c.Intake, ready: c.Ready, staff: c.Staff, log: c.Log,
+	s := &Server{intake: c.Intake, ready: c.Ready, staff: c.Staff, mirror: c.Mirror, log: c.Log,
 		cookies: newSessionCodec(c.SessionSecret), idle: cmp.Or(c.IdleTimeout, DefaultIdleTimeout),
 		absolute: cmp.Or(c.AbsoluteTimeout, DefaultAbsoluteTimeout), https: c.HTTPS, live: c.Live, loc: c.Location}
 	if s.log == nil {

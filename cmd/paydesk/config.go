@@ -35,6 +35,9 @@ type config struct {
 	HTTPS       string
 	SessionIdle time.Duration
 	SessionMax  time.Duration
+	// Location is the display time zone (PAYDESK_TIMEZONE, default UTC),
+	// used for dates on pages and for date filters.
+	Location *time.Location
 }
 
 // configError names the variable at fault; its text never holds a secret.
@@ -137,6 +140,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.SessionMax = duration("PAYDESK_SESSION_MAX", 12*time.Hour, time.Minute)
 	if c.SessionIdle > c.SessionMax {
 		fail("PAYDESK_SESSION_IDLE", "must not be longer than PAYDESK_SESSION_MAX")
+	}
+	c.Location = time.UTC
+	if v := strings.TrimSpace(getenv("PAYDESK_TIMEZONE")); v != "" {
+		loc, err := time.LoadLocation(v)
+		if err != nil || v == "Local" {
+			fail("PAYDESK_TIMEZONE", "want an IANA time zone like Europe/Berlin or America/New_York, got %q", v)
+		} else {
+			c.Location = loc
+		}
 	}
 
 	c.Addr = ":8080"

@@ -96,7 +96,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			WebhookSecrets: secrets, Intake: intake, Ready: storeReadiness{st}, Staff: st,
 			SessionSecret: sessionSecret, IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionMax,
 			HTTPS: map[string]handlers.HTTPS{"auto": handlers.HTTPSAuto, "on": handlers.HTTPSOn, "off": handlers.HTTPSOff}[cfg.HTTPS],
-			Live:  cfg.LiveMode, Log: env.log,
+			Live:  cfg.LiveMode, Location: cfg.Location, Mirror: st, Log: env.log,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,

@@ -1,0 +1,4 @@
+package handlers
+
+// detailReader is what the detail pages read.
+type detailReader interface{}

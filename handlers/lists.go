@@ -1,0 +1,4 @@
+package handlers
+
+// listReader is what the list pages and their CSV exports read.
+type listReader interface{}

@@ -1,0 +1,4 @@
+package handlers
+
+// overviewReader is what the overview page reads.
+type overviewReader interface{}
