@@ -61,6 +61,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	}
 	h := w.Header()
 	h["Content-Type"] = htmlType
+	if st := serverTiming(r); st != "" {
+		h.Set("Server-Timing", st)
+	}
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
 }

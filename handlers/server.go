@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,11 +133,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.isHTTPS(r) {
 		h["Strict-Transport-Security"] = strictTransportSecurity
 	}
+	start := time.Now()
+	if r.Method == http.MethodGet {
+		// Pages report their server time (Server-Timing), for browsers'
+		// developer tools and make bench-pages.
+		r = r.WithContext(context.WithValue(r.Context(), startKey{}, start))
+	}
 	if !s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.handler.ServeHTTP(w, r)
 		return
 	}
-	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
 	s.handler.ServeHTTP(rec, r)
 	route := r.Pattern // set by the mux; empty when nothing matched
@@ -148,6 +154,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "http request",
 		slog.String("method", r.Method), slog.String("route", route),
 		slog.Int("status", rec.status()), slog.Duration("duration", time.Since(start)))
+}
+
+type startKey struct{}
+
+// serverTiming is the Server-Timing header value for a response to r:
+// the time since ServeHTTP took the request, or "" when it was not noted.
+func serverTiming(r *http.Request) string {
+	start, ok := r.Context().Value(startKey{}).(time.Time)
+	if !ok {
+		return ""
+	}
+	return "app;dur=" + strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', 3, 64)
 }
 
 // statusRecorder remembers the status a handler answered with.
