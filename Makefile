@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/paydesk
 
-.PHONY: build test vet fmt-check generate templ-check bench bench-upsert bench-sync bench-webhooks clean
+.PHONY: build test vet fmt-check generate templ-check bench bench-upsert bench-sync bench-webhooks bench-pages clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/paydesk
@@ -37,7 +37,7 @@ templ-check: generate
 	if [ -n "$$out" ]; then echo "templ generate left uncommitted files:"; echo "$$out"; exit 1; fi
 
 # Benchmarks print figures; they assert nothing about time.
-bench: bench-upsert bench-sync bench-webhooks
+bench: bench-upsert bench-sync bench-webhooks bench-pages
 
 bench-upsert:
 	$(GO) test -run '^$$' -bench BenchmarkUpsert -benchtime 200x -count 1 ./store/
@@ -53,3 +53,11 @@ bench-webhooks:
 
 clean:
 	rm -rf bin
+
+# Seeds 100,000 customers, 300,000 invoices, 1,000,000 charges and 100,000
+# refunds, then prints p50/p95/p99 server time of every list, filter,
+# search and detail page under 8 clients, and the time and peak memory of
+# the CSV export of every charge. See BenchmarkPages in cmd/paydesk for the
+# BENCH_* settings (BENCH_DATA_DIR keeps the seeded cluster for reruns).
+bench-pages:
+	$(GO) test -run '^$$' -bench BenchmarkPages -benchtime 1x -count 1 -timeout 60m ./cmd/paydesk/

@@ -47,6 +47,9 @@ type Options struct {
 	Durable bool
 	// Log is the server log file; empty means Dir/../postgres.log.
 	Log string
+	// Settings are extra server settings, each "name=value" (passed as
+	// -c name=value), e.g. "shared_buffers=1GB" for benchmarks.
+	Settings []string
 }
 
 // URL returns a connection URL for database name as the superuser
@@ -100,6 +103,9 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		"-p " + strconv.Itoa(c.Port),
 		"-c unix_socket_directories=" + c.Dir,
 		"-c max_connections=200",
+	}
+	for _, setting := range o.Settings {
+		opts = append(opts, "-c "+setting)
 	}
 	if !o.Durable {
 		opts = append(opts, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
