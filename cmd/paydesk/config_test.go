@@ -30,6 +30,7 @@ func TestConfigValid(t *testing.T) {
 		"STRIPE_WEBHOOK_SECRET":       "whsec_old, whsec_new",
 		"STRIPE_API_BASE":             "http://localhost:12111/",
 		"PAYDESK_ADDR":                "127.0.0.1:9000",
+		"PAYDESK_TIMEZONE":            "Europe/Berlin",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,9 @@ func TestConfigValid(t *testing.T) {
 	key, name := c.stripeKey()
 	if key != "rk_live_FROMFILE" || name != "STRIPE_LIVE_SECRET_KEY" {
 		t.Fatalf("live key = %q from %s", string(key), name)
+	}
+	if c.Location.String() != "Europe/Berlin" {
+		t.Fatalf("location = %v", c.Location)
 	}
 	if len(c.WebhookSecrets) != 2 || c.WebhookSecrets[1] != "whsec_new" || c.APIBase != "http://localhost:12111" || c.Addr != "127.0.0.1:9000" {
 		t.Fatalf("config = %#v", c)
@@ -56,6 +60,8 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"STRIPE_API_BASE": "localhost"}, "STRIPE_API_BASE: want an http(s) URL"},
 		{map[string]string{"PAYDESK_ADDR": "8080"}, "PAYDESK_ADDR: want host:port"},
 		{map[string]string{"SESSION_SECRET": "short"}, "SESSION_SECRET: want at least 32"},
+		{map[string]string{"PAYDESK_TIMEZONE": "Mars/Olympus"}, "PAYDESK_TIMEZONE: want an IANA time zone"},
+		{map[string]string{"PAYDESK_TIMEZONE": "Local"}, "PAYDESK_TIMEZONE: want an IANA time zone"},
 		{map[string]string{"STRIPE_TEST_SECRET_KEY": testKey, "STRIPE_TEST_SECRET_KEY_FILE": "/x"}, "STRIPE_TEST_SECRET_KEY: set either"},
 		{map[string]string{"SESSION_SECRET_FILE": "/does/not/exist"}, "SESSION_SECRET_FILE: cannot read"},
 	}
