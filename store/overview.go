@@ -78,7 +78,7 @@ type CurrencySummary struct {
 	Net int64
 	// OpenInvoices is the amount remaining on open invoices now, whatever
 	// the period; PastDue the part of it whose due date has passed.
-	OpenInvoices, PastDue         int64
+	OpenInvoices, PastDue          int64
 	OpenInvoiceCount, PastDueCount int64
 	// Daily is the gross volume of each day of the period, one entry per
 	// day boundary pair given to Summary (zero on days without volume).
