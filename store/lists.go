@@ -1,0 +1,697 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// The list pages (customers, invoices, charges, refunds) read the mirror
+// through one filter type. Every list orders by a whitelisted sort key and
+// then by id, so the order is total and paging is exact; pages are found by
+// keyset (the last row's key and id), never by OFFSET. See
+// migrations/00004_list_indexes.sql for the indexes each filter and sort
+// relies on.
+
+// DefaultListLimit and MaxListLimit bound a page of a list.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 200
+)
+
+// ListFilter selects and orders the rows of a list. Zero values mean "no
+// condition". Which fields apply depends on the list; a field that does not
+// apply is refused with a FilterError rather than ignored.
+type ListFilter struct {
+	// Query searches ids (exact or prefix) and, case-insensitively by
+	// substring, the list's text columns; see each list's method.
+	Query string
+	// Status is a status tab of the list (see CustomerStatuses,
+	// InvoiceStatuses, ChargeStatuses, RefundStatuses); "" is the default
+	// tab.
+	Status string
+	// Currency is a lower-case ISO code.
+	Currency string
+	// AmountMin and AmountMax bound the list's amount, inclusive, in minor
+	// units of Currency (which they require).
+	AmountMin, AmountMax *int64
+	// Customer is a customer id (invoices, charges, refunds).
+	Customer string
+	// CreatedFrom is inclusive and CreatedTo exclusive; DueFrom and DueTo
+	// likewise, invoices only.
+	CreatedFrom, CreatedTo time.Time
+	DueFrom, DueTo         time.Time
+	// Sort is one of the list's sort keys ("" is "created"); Asc orders
+	// ascending (the default is descending).
+	Sort string
+	Asc  bool
+	// After asks for the rows following the cursor in the list's order,
+	// Before for the rows preceding it. At most one may be set.
+	After, Before *Cursor
+	// Limit is the page size (DefaultListLimit when 0, at most
+	// MaxListLimit). Exports ignore it.
+	Limit int
+}
+
+// Cursor is a position in a list: the sort key of a row, as text, and its
+// id.
+type Cursor struct {
+	Key, ID string
+}
+
+// Encode makes c into an opaque token for a URL.
+func (c Cursor) Encode() string {
+	b, _ := json.Marshal([2]string{c.Key, c.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor reads a token made by Cursor.Encode.
+func DecodeCursor(token string) (Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	var kv [2]string
+	if err == nil {
+		err = json.Unmarshal(b, &kv)
+	}
+	if err != nil || kv[1] == "" {
+		return Cursor{}, errors.New("store: malformed list cursor")
+	}
+	return Cursor{Key: kv[0], ID: kv[1]}, nil
+}
+
+// ListPage is one page of a list: its rows, in order, and the cursors of
+// the pages after and before it (nil when there is none).
+type ListPage[T any] struct {
+	Rows       []T
+	Next, Prev *Cursor
+}
+
+// CurrencyTotal is the count of the rows of one currency that match a
+// filter and the sum of their amounts, in minor units.
+type CurrencyTotal struct {
+	Currency string `db:"currency"`
+	Count    int64  `db:"count"`
+	Amount   int64  `db:"amount"`
+}
+
+// FilterError says which filter parameter a list cannot use and why. Param
+// is the name the filter has in a list's URL ("status", "sort", "after").
+type FilterError struct {
+	Param, Msg string
+}
+
+func (e *FilterError) Error() string { return "store: filter " + e.Param + ": " + e.Msg }
+
+// The status tabs of each list, in the order pages show them. "" (the
+// default tab) is not listed.
+var (
+	// CustomerStatuses: the default tab hides deleted customers.
+	CustomerStatuses = []string{"deleted", "all"}
+	InvoiceStatuses  = []string{"draft", "open", "past_due", "paid", "void", "uncollectible"}
+	ChargeStatuses   = []string{"succeeded", "failed", "pending", "refunded", "partially_refunded", "disputed"}
+	RefundStatuses   = []string{"succeeded", "pending", "failed", "canceled", "requires_action"}
+)
+
+// The sort keys of each list.
+var (
+	CustomerSorts = []string{"created", "name", "email", "balance"}
+	InvoiceSorts  = []string{"created", "number", "total", "amount_due", "due_date"}
+	ChargeSorts   = []string{"created", "amount"}
+	RefundSorts   = []string{"created", "amount"}
+)
+
+type keyKind int
+
+const (
+	keyTime keyKind = iota
+	keyInt
+	keyText
+)
+
+// sortKey is an ORDER BY expression (a constant, never user text) and the
+// type of its values. Each has an index on (expression, id).
+type sortKey struct {
+	expr string
+	kind keyKind
+}
+
+// listSpec describes one list's table to the shared query builder.
+type listSpec struct {
+	name    string
+	table   string
+	columns string
+	// amount is the column the amount range and the totals use.
+	amount string
+	// amountRange says the amount range filter applies.
+	amountRange bool
+	// currency is the currency expression.
+	currency string
+	// statuses maps each status tab to its condition; "" is the default.
+	statuses map[string]string
+	sorts    map[string]sortKey
+	// search adds the condition for a search.
+	search func(c *conds, q string)
+	// customer is the condition for a customer filter ("" when the list
+	// has none); ? is the customer id.
+	customer string
+	due      bool
+}
+
+var customerList = &listSpec{
+	name:  "customers",
+	table: "customers",
+	columns: `id, livemode, email, name, phone, description, currency, balance, delinquent, deleted,
+	created, version, synced_at`,
+	amount:   "balance",
+	currency: "coalesce(currency, '')",
+	statuses: map[string]string{"": "NOT deleted", "deleted": "deleted", "all": "true"},
+	sorts: map[string]sortKey{
+		"created": {"created", keyTime},
+		"name":    {"lower(coalesce(name, ''))", keyText},
+		"email":   {"lower(coalesce(email, ''))", keyText},
+		"balance": {"balance", keyInt},
+	},
+	search: func(c *conds, q string) {
+		lq := "%" + escapeLike(strings.ToLower(q)) + "%"
+		c.add("(id LIKE ? OR lower(email) LIKE ? OR lower(name) LIKE ?)", escapeLike(q)+"%", lq, lq)
+	},
+}
+
+var invoiceList = &listSpec{
+	name:  "invoices",
+	table: "invoices",
+	columns: `id, livemode, customer, customer_email, customer_name, number, status, collection_method,
+	currency, subtotal, tax, total, amount_due, amount_paid, amount_remaining, due_date, created,
+	hosted_invoice_url, invoice_pdf, charge, payment_intent, lines_total_count, deleted, version, synced_at`,
+	amount:      "total",
+	amountRange: true,
+	currency:    "currency",
+	// Deleted drafts stay as tombstones; the list does not show them.
+	statuses: map[string]string{
+		"":              "NOT deleted",
+		"draft":         "NOT deleted AND status = 'draft'",
+		"open":          "NOT deleted AND status = 'open'",
+		"past_due":      "NOT deleted AND status = 'open' AND due_date < now()",
+		"paid":          "NOT deleted AND status = 'paid'",
+		"void":          "NOT deleted AND status = 'void'",
+		"uncollectible": "NOT deleted AND status = 'uncollectible'",
+	},
+	sorts: map[string]sortKey{
+		"created":    {"created", keyTime},
+		"number":     {"coalesce(number, '')", keyText},
+		"total":      {"total", keyInt},
+		"amount_due": {"amount_due", keyInt},
+		// Invoices without a due date sort after every date.
+		"due_date": {"coalesce(due_date, '9999-12-31 00:00:00+00'::timestamptz)", keyTime},
+	},
+	search: func(c *conds, q string) {
+		lq := "%" + escapeLike(strings.ToLower(q)) + "%"
+		c.add("(id LIKE ? OR customer = ? OR lower(number) LIKE ? OR lower(customer_email) LIKE ? OR lower(customer_name) LIKE ?)",
+			escapeLike(q)+"%", q, lq, lq, lq)
+	},
+	customer: "customer = ?",
+	due:      true,
+}
+
+var chargeList = &listSpec{
+	name:  "charges",
+	table: "charges",
+	columns: `id, livemode, customer, invoice, payment_intent, amount, amount_captured, amount_refunded,
+	currency, status, paid, captured, refunded, disputed, failure_code, failure_message, description,
+	receipt_email, receipt_number, billing_name, card_brand, card_last4, created, version, synced_at`,
+	amount:      "amount",
+	amountRange: true,
+	currency:    "currency",
+	statuses: map[string]string{
+		"":                   "",
+		"succeeded":          "status = 'succeeded'",
+		"failed":             "status = 'failed'",
+		"pending":            "status = 'pending'",
+		"refunded":           "refunded",
+		"partially_refunded": "amount_refunded > 0 AND NOT refunded",
+		"disputed":           "disputed",
+	},
+	sorts: map[string]sortKey{
+		"created": {"created", keyTime},
+		"amount":  {"amount", keyInt},
+	},
+	search: func(c *conds, q string) {
+		lq := "%" + escapeLike(strings.ToLower(q)) + "%"
+		c.add("(id LIKE ? OR customer = ? OR card_last4 = ? OR receipt_number = ? OR lower(receipt_email) LIKE ? OR lower(billing_name) LIKE ?)",
+			escapeLike(q)+"%", q, q, q, lq, lq)
+	},
+	customer: "customer = ?",
+}
+
+var refundList = &listSpec{
+	name:  "refunds",
+	table: "refunds",
+	columns: `id, livemode, charge, payment_intent, amount, currency, status, reason, receipt_number,
+	failure_reason, created, version, synced_at`,
+	amount:      "amount",
+	amountRange: true,
+	currency:    "currency",
+	statuses: map[string]string{
+		"":                "",
+		"succeeded":       "status = 'succeeded'",
+		"pending":         "status = 'pending'",
+		"failed":          "status = 'failed'",
+		"canceled":        "status = 'canceled'",
+		"requires_action": "status = 'requires_action'",
+	},
+	sorts: map[string]sortKey{
+		"created": {"created", keyTime},
+		"amount":  {"amount", keyInt},
+	},
+	search: func(c *conds, q string) {
+		c.add("(id LIKE ? OR charge = ? OR receipt_number = ?)", escapeLike(q)+"%", q, q)
+	},
+	// A refund belongs to a customer through its charge.
+	customer: "charge IN (SELECT id FROM charges WHERE customer = ?)",
+}
+
+// conds collects the conditions of a WHERE clause and their parameters.
+// Conditions are constants of this file in which each ? stands for the
+// next parameter; user text only ever travels as a parameter.
+type conds struct {
+	sql  []string
+	args []any
+}
+
+func (c *conds) add(cond string, args ...any) {
+	for _, a := range args {
+		c.args = append(c.args, a)
+		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(c.args)), 1)
+	}
+	c.sql = append(c.sql, cond)
+}
+
+func (c *conds) where() string {
+	if len(c.sql) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(c.sql, " AND ")
+}
+
+// escapeLike makes s match itself in a LIKE pattern.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// filter turns f, less its cursors, into conditions.
+func (sp *listSpec) filter(f ListFilter) (*conds, error) {
+	c := &conds{}
+	status, ok := sp.statuses[f.Status]
+	if !ok {
+		return nil, &FilterError{"status", fmt.Sprintf("%q is not a status of %s", f.Status, sp.name)}
+	}
+	if status != "" {
+		c.add(status)
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		sp.search(c, q)
+	}
+	if f.Currency != "" {
+		c.add(sp.currency+" = ?", f.Currency)
+	}
+	if f.AmountMin != nil || f.AmountMax != nil {
+		param := "amount_min"
+		if f.AmountMin == nil {
+			param = "amount_max"
+		}
+		switch {
+		case !sp.amountRange:
+			return nil, &FilterError{param, "the " + sp.name + " list has no amount range"}
+		case f.Currency == "":
+			return nil, &FilterError{param, "an amount range needs a currency"}
+		}
+		if f.AmountMin != nil {
+			c.add(sp.amount+" >= ?", *f.AmountMin)
+		}
+		if f.AmountMax != nil {
+			c.add(sp.amount+" <= ?", *f.AmountMax)
+		}
+	}
+	if f.Customer != "" {
+		if sp.customer == "" {
+			return nil, &FilterError{"customer", "the " + sp.name + " list has no customer filter"}
+		}
+		c.add(sp.customer, f.Customer)
+	}
+	if !f.CreatedFrom.IsZero() {
+		c.add("created >= ?", f.CreatedFrom)
+	}
+	if !f.CreatedTo.IsZero() {
+		c.add("created < ?", f.CreatedTo)
+	}
+	if !f.DueFrom.IsZero() || !f.DueTo.IsZero() {
+		if !sp.due {
+			param := "due_from"
+			if f.DueFrom.IsZero() {
+				param = "due_to"
+			}
+			return nil, &FilterError{param, "the " + sp.name + " list has no due date"}
+		}
+		if !f.DueFrom.IsZero() {
+			c.add("due_date >= ?", f.DueFrom)
+		}
+		if !f.DueTo.IsZero() {
+			c.add("due_date < ?", f.DueTo)
+		}
+	}
+	return c, nil
+}
+
+func (sp *listSpec) sortKey(f ListFilter) (sortKey, error) {
+	name := f.Sort
+	if name == "" {
+		name = "created"
+	}
+	k, ok := sp.sorts[name]
+	if !ok {
+		return k, &FilterError{"sort", fmt.Sprintf("%s cannot be sorted by %q", sp.name, f.Sort)}
+	}
+	return k, nil
+}
+
+// selectKey is the sort key as the text a Cursor carries. Times are
+// written in UTC to the microsecond, PostgreSQL's precision.
+func (k sortKey) selectKey() string {
+	switch k.kind {
+	case keyTime:
+		return `to_char((` + k.expr + `) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS sort_key`
+	case keyInt:
+		return `(` + k.expr + `)::text AS sort_key`
+	default:
+		return `(` + k.expr + `) AS sort_key`
+	}
+}
+
+// param is a cursor's key as a query parameter of the key's type.
+func (k sortKey) param(c Cursor, name string) (any, error) {
+	switch k.kind {
+	case keyTime:
+		t, err := time.Parse(time.RFC3339Nano, c.Key)
+		if err != nil {
+			return nil, &FilterError{name, "the page link is broken"}
+		}
+		return t, nil
+	case keyInt:
+		n, err := strconv.ParseInt(c.Key, 10, 64)
+		if err != nil {
+			return nil, &FilterError{name, "the page link is broken"}
+		}
+		return n, nil
+	default:
+		return c.Key, nil
+	}
+}
+
+// query is the statement that reads f's rows in order and its parameters.
+// A paged query reads one page, plus one row to tell whether more follow,
+// each row with its sort key; a "before" page is read backwards, which
+// the third result reports.
+func (sp *listSpec) query(f ListFilter, paged bool) (string, []any, bool, error) {
+	if f.After != nil && f.Before != nil {
+		return "", nil, false, &FilterError{"before", "a page cannot be both after and before a row"}
+	}
+	c, err := sp.filter(f)
+	if err != nil {
+		return "", nil, false, err
+	}
+	k, err := sp.sortKey(f)
+	if err != nil {
+		return "", nil, false, err
+	}
+	desc := !f.Asc
+	reversed := false
+	if paged {
+		cur, name := f.After, "after"
+		if f.Before != nil {
+			cur, name, desc, reversed = f.Before, "before", !desc, true
+		}
+		if cur != nil {
+			v, err := k.param(*cur, name)
+			if err != nil {
+				return "", nil, false, err
+			}
+			op := ">"
+			if desc {
+				op = "<"
+			}
+			c.add("(("+k.expr+"), id) "+op+" (?, ?)", v, cur.ID)
+		}
+	}
+	dir := " ASC"
+	if desc {
+		dir = " DESC"
+	}
+	columns := sp.columns
+	if paged {
+		columns += ", " + k.selectKey()
+	}
+	q := "SELECT " + columns + " FROM " + sp.table + c.where() +
+		" ORDER BY (" + k.expr + ")" + dir + ", id" + dir
+	if paged {
+		limit := f.Limit
+		if limit <= 0 {
+			limit = DefaultListLimit
+		}
+		limit = min(limit, MaxListLimit)
+		c.args = append(c.args, limit+1)
+		q += " LIMIT $" + strconv.Itoa(len(c.args))
+	}
+	return q, c.args, reversed, nil
+}
+
+// keyed is a row read with its sort key.
+type keyed interface {
+	cursor() Cursor
+}
+
+type keyedCustomer struct {
+	Customer
+	SortKey string `db:"sort_key"`
+}
+type keyedInvoice struct {
+	Invoice
+	SortKey string `db:"sort_key"`
+}
+type keyedCharge struct {
+	Charge
+	SortKey string `db:"sort_key"`
+}
+type keyedRefund struct {
+	Refund
+	SortKey string `db:"sort_key"`
+}
+
+func (r keyedCustomer) cursor() Cursor { return Cursor{r.SortKey, r.ID} }
+func (r keyedInvoice) cursor() Cursor  { return Cursor{r.SortKey, r.ID} }
+func (r keyedCharge) cursor() Cursor   { return Cursor{r.SortKey, r.ID} }
+func (r keyedRefund) cursor() Cursor   { return Cursor{r.SortKey, r.ID} }
+
+// listPage reads one page of sp and converts its rows with row.
+func listPage[K keyed, T any](ctx context.Context, s *Store, sp *listSpec, f ListFilter, row func(K) T) (ListPage[T], error) {
+	var page ListPage[T]
+	q, args, reversed, err := sp.query(f, true)
+	if err != nil {
+		return page, err
+	}
+	var rows []K
+	if err := sqlxSelect(ctx, s, &rows, q, args...); err != nil {
+		return page, fmt.Errorf("store: list %s: %w", sp.name, err)
+	}
+	limit := args[len(args)-1].(int) - 1
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	if reversed {
+		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+	}
+	if len(rows) > 0 {
+		first, last := rows[0].cursor(), rows[len(rows)-1].cursor()
+		switch {
+		case reversed:
+			// Rows follow this page: at least the one the cursor names.
+			page.Next = &last
+			if more {
+				page.Prev = &first
+			}
+		case f.After != nil:
+			page.Prev = &first
+			if more {
+				page.Next = &last
+			}
+		case more:
+			page.Next = &last
+		}
+	}
+	page.Rows = make([]T, len(rows))
+	for i, r := range rows {
+		page.Rows[i] = row(r)
+	}
+	return page, nil
+}
+
+// totals sums sp's amounts per currency over every row f matches
+// (cursors and limit aside), most rows first.
+func (s *Store) totals(ctx context.Context, sp *listSpec, f ListFilter) ([]CurrencyTotal, error) {
+	c, err := sp.filter(f)
+	if err != nil {
+		return nil, err
+	}
+	var out []CurrencyTotal
+	q := "SELECT " + sp.currency + " AS currency, count(*) AS count, coalesce(sum(" + sp.amount + "), 0)::bigint AS amount FROM " +
+		sp.table + c.where() + " GROUP BY 1 ORDER BY 2 DESC, 1"
+	if err := sqlxSelect(ctx, s, &out, q, c.args...); err != nil {
+		return nil, fmt.Errorf("store: totals of %s: %w", sp.name, err)
+	}
+	return out, nil
+}
+
+// each calls fn with every row f matches, in its order, as the rows arrive
+// from the server: nothing is held beyond the current row.
+func each[T any](ctx context.Context, s *Store, sp *listSpec, f ListFilter, fn func(*T) error) error {
+	f.After, f.Before = nil, nil
+	q, args, _, err := sp.query(f, false)
+	if err != nil {
+		return err
+	}
+	rows, err := s.q.QueryxContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("store: export %s: %w", sp.name, err)
+	}
+	defer rows.Close()
+	var r T
+	for rows.Next() {
+		if err := rows.StructScan(&r); err != nil {
+			return fmt.Errorf("store: export %s: %w", sp.name, err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: export %s: %w", sp.name, err)
+	}
+	return nil
+}
+
+// listRow reads the row with id as its list shows it.
+func listRow[T any](ctx context.Context, s *Store, sp *listSpec, id string) (T, error) {
+	var r T
+	err := sqlx.GetContext(ctx, s.q, &r, "SELECT "+sp.columns+" FROM "+sp.table+" WHERE id = $1", id)
+	if isNoRows(err) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("store: load %s row %s: %w", sp.name, id, err)
+	}
+	return r, nil
+}
+
+// CustomerList is a page of customers. The search matches the id (exact or
+// prefix) and the email and name (substring, any case).
+func (s *Store) CustomerList(ctx context.Context, f ListFilter) (ListPage[Customer], error) {
+	return listPage(ctx, s, customerList, f, func(r keyedCustomer) Customer { return r.Customer })
+}
+
+// CustomerTotals counts the customers f matches per currency ("" for
+// customers without one) and sums their balances.
+func (s *Store) CustomerTotals(ctx context.Context, f ListFilter) ([]CurrencyTotal, error) {
+	return s.totals(ctx, customerList, f)
+}
+
+// EachCustomer calls fn with every customer f matches, in order, streamed.
+// The Customer passed is reused between calls.
+func (s *Store) EachCustomer(ctx context.Context, f ListFilter, fn func(*Customer) error) error {
+	return each(ctx, s, customerList, f, fn)
+}
+
+// CustomerListRow is the customer id as the list shows it (no Data).
+func (s *Store) CustomerListRow(ctx context.Context, id string) (Customer, error) {
+	return listRow[Customer](ctx, s, customerList, id)
+}
+
+// InvoiceList is a page of invoices (deleted drafts left out). The search
+// matches the id (exact or prefix), the customer id (exact) and the
+// number, customer email and customer name (substring, any case).
+func (s *Store) InvoiceList(ctx context.Context, f ListFilter) (ListPage[Invoice], error) {
+	return listPage(ctx, s, invoiceList, f, func(r keyedInvoice) Invoice { return r.Invoice })
+}
+
+// InvoiceTotals counts the invoices f matches per currency and sums their
+// totals.
+func (s *Store) InvoiceTotals(ctx context.Context, f ListFilter) ([]CurrencyTotal, error) {
+	return s.totals(ctx, invoiceList, f)
+}
+
+// EachInvoice calls fn with every invoice f matches, in order, streamed.
+// The Invoice passed is reused between calls.
+func (s *Store) EachInvoice(ctx context.Context, f ListFilter, fn func(*Invoice) error) error {
+	return each(ctx, s, invoiceList, f, fn)
+}
+
+// InvoiceListRow is the invoice id as the list shows it (no Data, no
+// lines).
+func (s *Store) InvoiceListRow(ctx context.Context, id string) (Invoice, error) {
+	return listRow[Invoice](ctx, s, invoiceList, id)
+}
+
+// ChargeList is a page of charges. The search matches the id (exact or
+// prefix), the customer id, card last 4 and receipt number (exact) and the
+// receipt email and billing name (substring, any case).
+func (s *Store) ChargeList(ctx context.Context, f ListFilter) (ListPage[Charge], error) {
+	return listPage(ctx, s, chargeList, f, func(r keyedCharge) Charge { return r.Charge })
+}
+
+// ChargeTotals counts the charges f matches per currency and sums their
+// amounts.
+func (s *Store) ChargeTotals(ctx context.Context, f ListFilter) ([]CurrencyTotal, error) {
+	return s.totals(ctx, chargeList, f)
+}
+
+// EachCharge calls fn with every charge f matches, in order, streamed.
+// The Charge passed is reused between calls.
+func (s *Store) EachCharge(ctx context.Context, f ListFilter, fn func(*Charge) error) error {
+	return each(ctx, s, chargeList, f, fn)
+}
+
+// ChargeListRow is the charge id as the list shows it (no Data).
+func (s *Store) ChargeListRow(ctx context.Context, id string) (Charge, error) {
+	return listRow[Charge](ctx, s, chargeList, id)
+}
+
+// RefundList is a page of refunds. The search matches the id (exact or
+// prefix), the charge id and the receipt number (exact). The customer
+// filter matches refunds of the customer's charges.
+func (s *Store) RefundList(ctx context.Context, f ListFilter) (ListPage[Refund], error) {
+	return listPage(ctx, s, refundList, f, func(r keyedRefund) Refund { return r.Refund })
+}
+
+// RefundTotals counts the refunds f matches per currency and sums their
+// amounts.
+func (s *Store) RefundTotals(ctx context.Context, f ListFilter) ([]CurrencyTotal, error) {
+	return s.totals(ctx, refundList, f)
+}
+
+// EachRefund calls fn with every refund f matches, in order, streamed.
+// The Refund passed is reused between calls.
+func (s *Store) EachRefund(ctx context.Context, f ListFilter, fn func(*Refund) error) error {
+	return each(ctx, s, refundList, f, fn)
+}
+
+// RefundListRow is the refund id as the list shows it (no Data).
+func (s *Store) RefundListRow(ctx context.Context, id string) (Refund, error) {
+	return listRow[Refund](ctx, s, refundList, id)
+}
