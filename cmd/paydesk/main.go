@@ -41,6 +41,7 @@ var commands = []command{
 	{"migrate", "apply database migrations", runMigrate},
 	{"serve", "serve the web routes and the Stripe webhook receiver, and apply queued events", runServe},
 	{"sync", "copy customers, invoices, charges and refunds from Stripe into the mirror", runSync},
+	{"seed", "fill the mirror with made-up, consistent demo data (for demos and benchmarks)", runSeed},
 	{"user", "manage staff accounts: add, set-role, disable, list", runUser},
 	{"version", "print the version", runVersion},
 }
