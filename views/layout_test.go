@@ -106,7 +106,7 @@ func TestLayoutHostileNav(t *testing.T) {
 func TestLayoutFragment(t *testing.T) {
 	p := signedIn()
 	p.Flash = "Saved."
-	doc, html := renderCtx(t, WithFragment(context.Background()), HomePage(p, HomeData{Customers: 3}))
+	doc, html := renderCtx(t, WithFragment(context.Background()), HomePage(p, HomeData{ShowEvents: true, QueuedEvents: 3}))
 	for _, sel := range []string{"header", "nav", "script", "link", "main"} {
 		if n := doc.Find(sel).Length(); n != 0 {
 			t.Errorf("fragment has %d %s", n, sel)
@@ -119,7 +119,7 @@ func TestLayoutFragment(t *testing.T) {
 		t.Errorf("fragment title %q", got)
 	}
 	one(t, doc, `[data-testid="flash"]`)
-	if got := text(one(t, doc, `[data-testid="count-customers"]`)); got != "3" {
+	if got := text(one(t, doc, `[data-testid="count-queued-events"]`)); got != "3" {
 		t.Errorf("fragment content: %q", got)
 	}
 }

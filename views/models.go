@@ -33,15 +33,6 @@ type LoginForm struct {
 	Error string
 }
 
-// HomeData is the overview: row counts of the mirror and, for admins, the
-// state of the webhook event queue.
-type HomeData struct {
-	Customers, Invoices, Charges, Refunds int64
-	QueuedEvents, FailedEvents            int64
-	OtherAPIVersionEvents                 int64
-	ShowEvents                            bool // admins only
-}
-
 // UserRow is one staff account in the users table.
 type UserRow struct {
 	ID          int64
