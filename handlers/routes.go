@@ -35,6 +35,11 @@ func (s *Server) routeTable() []route {
 
 		{"GET /{$}", viewerRoute, s.home},
 
+		{"GET /customers/{id}", viewerRoute, s.customerPage},
+		{"GET /invoices/{id}", viewerRoute, s.invoicePage},
+		{"GET /charges/{id}", viewerRoute, s.chargePage},
+		{"GET /refunds/{id}", viewerRoute, s.refundPage},
+
 		{"GET /admin/users", adminRoute, s.usersPage},
 		{"POST /admin/users", adminRoute, s.addUser},
 		{"POST /admin/users/{id}/role", adminRoute, s.setUserRole},
