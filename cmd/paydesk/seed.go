@@ -100,9 +100,10 @@ func runSeed(ctx context.Context, env *environment, args []string) error {
 		name string
 		n    int64
 	}{{"customers", sum.Customers}, {"invoices", sum.Invoices}, {"invoice_lines", sum.Lines}, {"charges", sum.Charges}, {"refunds", sum.Refunds}} {
-		fmt.Fprintf(env.stdout, "  %-13s %9d  %s\n", row.name, row.n, sum.Took[row.name].Round(time.Millisecond))
+		fmt.Fprintf(env.stdout, "  %-13s %9d  %8s (indexes %s)\n", row.name, row.n,
+			sum.Took[row.name].Round(time.Millisecond), sum.IndexTook[row.name].Round(time.Millisecond))
 	}
-	fmt.Fprintf(env.stdout, "  %-13s %9s  %s\n", "analyze", "", sum.Took["analyze"].Round(time.Millisecond))
+	fmt.Fprintf(env.stdout, "  %-13s %9s  %8s\n", "analyze", "", sum.Took["analyze"].Round(time.Millisecond))
 	fmt.Fprintf(env.stdout, "seeded in %s\n", sum.Total.Round(time.Millisecond))
 	return nil
 }
