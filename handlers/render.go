@@ -17,6 +17,10 @@ var navigation = []struct {
 	min         store.Role
 }{
 	{"Overview", "/", store.RoleViewer},
+	{"Customers", "/customers", store.RoleViewer},
+	{"Invoices", "/invoices", store.RoleViewer},
+	{"Charges", "/charges", store.RoleViewer},
+	{"Refunds", "/refunds", store.RoleViewer},
 	{"Users", "/admin/users", store.RoleAdmin},
 	{"Audit log", "/admin/audit", store.RoleAdmin},
 }

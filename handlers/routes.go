@@ -35,6 +35,21 @@ func (s *Server) routeTable() []route {
 
 		{"GET /{$}", viewerRoute, s.home},
 
+		// The lists, their CSV exports and one row of each for live
+		// updates (lists.go).
+		{"GET /customers", viewerRoute, s.customersPage},
+		{"GET /customers.csv", viewerRoute, s.customersCSV},
+		{"GET /customers/{id}/row", viewerRoute, s.customerRow},
+		{"GET /invoices", viewerRoute, s.invoicesPage},
+		{"GET /invoices.csv", viewerRoute, s.invoicesCSV},
+		{"GET /invoices/{id}/row", viewerRoute, s.invoiceRow},
+		{"GET /charges", viewerRoute, s.chargesPage},
+		{"GET /charges.csv", viewerRoute, s.chargesCSV},
+		{"GET /charges/{id}/row", viewerRoute, s.chargeRow},
+		{"GET /refunds", viewerRoute, s.refundsPage},
+		{"GET /refunds.csv", viewerRoute, s.refundsCSV},
+		{"GET /refunds/{id}/row", viewerRoute, s.refundRow},
+
 		{"GET /customers/{id}", viewerRoute, s.customerPage},
 		{"GET /invoices/{id}", viewerRoute, s.invoicePage},
 		{"GET /charges/{id}", viewerRoute, s.chargePage},
