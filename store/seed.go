@@ -52,6 +52,8 @@ type SeedSummary struct {
 	// rebuilding the indexes of a table that was empty.
 	Took, IndexTook map[string]time.Duration
 	Total           time.Duration
+	// Committed says the rows were stored (ANALYZE may still have failed).
+	Committed bool
 }
 
 // MirrorNotEmptyError is returned when the mirror already holds rows and
@@ -173,6 +175,7 @@ SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM invoices),
 	if err != nil {
 		return sum, err
 	}
+	sum.Committed = true
 	start := time.Now()
 	if _, err := s.db.ExecContext(ctx, `ANALYZE customers, invoices, invoice_lines, charges, refunds`); err != nil {
 		return sum, fmt.Errorf("store: seed: analyze: %w", err)
@@ -1146,7 +1149,7 @@ func (g *seedGen) charges(fn func(ch *seedCharge) error) error {
 			return
 		}
 		// Every refund must land on some succeeded charge: at least
-		// least refunds go here, or the remaining charges cannot take them.
+		// `least` go here, or the charges left could not take the rest.
 		least := max(0, refundsLeft-maxRefundsPerCharge*(succeededLeft-1))
 		n := least
 		if refundsLeft > 0 && alloc.chance(float64(refundsLeft)/(float64(succeededLeft)*1.2)) {

@@ -91,7 +91,7 @@ func runSeed(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("%v: seed fills an empty mirror only, so made-up data is not mixed with real data by accident; pass --append to add to it anyway", notEmpty)
 	case errors.Is(err, store.ErrSeedCollision):
 		return errors.New("the generated ids collide with rows already stored: this --seed was already used on this database; pick another --seed")
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && !sum.Committed:
 		return &exitError{130, errors.New("interrupted; nothing was stored")}
 	case err != nil:
 		return err
