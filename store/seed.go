@@ -39,6 +39,10 @@ type SeedOptions struct {
 	// Now is the end of the two years the objects are spread over; zero
 	// means the current second.
 	Now time.Time
+	// RebuildIndexesFrom: an empty table getting at least this many rows
+	// is loaded without its secondary indexes, rebuilt after; 0 means
+	// 20,000.
+	RebuildIndexesFrom int
 	// Progress, when set, is called from the seeding goroutine every few
 	// thousand rows and when a table is done, with the rows written so far
 	// and the rows that table will get.
@@ -133,6 +137,10 @@ SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM invoices),
 			{"charges", &sum.Charges, int64(o.Charges), g.writeCharges},
 			{"refunds", &sum.Refunds, int64(o.Refunds), g.writeRefunds},
 		}
+		rebuildFrom := o.RebuildIndexesFrom
+		if rebuildFrom <= 0 {
+			rebuildFrom = 20000
+		}
 		if _, err := tx.q.ExecContext(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
 			return fmt.Errorf("store: seed: %w", err)
 		}
@@ -144,9 +152,13 @@ SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM invoices),
 			// definitions come from the catalog, so indexes added by later
 			// migrations are handled too; in this transaction, so a failed
 			// seed leaves them as they were.
-			indexes, err := tx.takeIndexesOfEmpty(ctx, st.table)
-			if err != nil {
-				return err
+			// Small loads keep them: rebuilding costs more than it saves.
+			var indexes []string
+			if st.total >= int64(rebuildFrom) {
+				var err error
+				if indexes, err = tx.takeIndexesOfEmpty(ctx, st.table); err != nil {
+					return err
+				}
 			}
 			w, err := newCopyWriter(ctx, tx.tx, st.table, seedColumns[st.table], func(n int64) { progress(st.table, n, st.total) })
 			if err != nil {
