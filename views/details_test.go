@@ -130,6 +130,15 @@ func TestDetailPagesEmptyStates(t *testing.T) {
 		t.Errorf("status %q", got)
 	}
 
+	doc, _ = render(t, InvoiceDetailPage(signedIn(), InvoiceView{ID: "in_1", URL: "/invoices/in_1", Deleted: true}))
+	one(t, doc, `[data-testid="invoice-deleted"]`)
+	if got := text(one(t, doc, `[data-testid="invoice-status"]`)); got != "—" {
+		t.Errorf("no status shows %q", got)
+	}
+	if n := doc.Find(`[data-testid="invoice-status"] span`).Length(); n != 0 {
+		t.Errorf("%d empty badges", n)
+	}
+
 	doc, _ = render(t, ChargeDetailPage(signedIn(), ChargeView{ID: "ch_1", URL: "/charges/ch_1", Status: "pending"}))
 	one(t, doc, `[data-testid="charge-no-outcome"]`)
 	if n := doc.Find(`[data-testid="charge-failure"], [data-testid="related-refund"], [data-testid="related-more"]`).Length(); n != 0 {
