@@ -39,7 +39,7 @@ func TestBrowserCrossSiteFormPostIsRefused(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name="email"]`), e.users[store.RoleAdmin].Email),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), testPassword),
 		chromedp.Click(chromedp.CSS(`[data-testid="login-form"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="count-customers"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-email"]`)),
 	)
 	if got := tab.Text(t, `[data-testid="user-email"]`); got != e.users[store.RoleAdmin].Email {
 		t.Fatalf("signed in as %q", got)
