@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"paydesk/handlers/browsertest"
@@ -157,6 +159,37 @@ func TestDashboardInBrowser(t *testing.T) {
 		if got := browsertest.Get(t, tab, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="list-row"]').length`)); got != store.DefaultListLimit {
 			t.Errorf("after Back the list shows %d rows, want a full page", got)
 		}
+	})
+
+	t.Run("reading works with JavaScript off", func(t *testing.T) {
+		plain := b.Tab(t) // same browser: the session cookie comes along
+		plain.Run(t,
+			chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+				_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+				return err
+			}),
+			chromedp.Navigate(d.base+"/charges"),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="page-next"]`)),
+		)
+		if v := browsertest.Get(t, plain, chromedp.Evaluate[string](`typeof window.htmx`)); v != "undefined" {
+			t.Fatalf("htmx is loaded (%s): scripts are not off", v)
+		}
+		// Real links and a real GET form: each is a whole new page.
+		plain.Run(t, chromedp.Click(chromedp.CSS(`[data-testid="page-next"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="page-prev"]`)))
+		if loc := browsertest.Get(t, plain, chromedp.Location()); !strings.Contains(loc, "after=") {
+			t.Errorf("Next led to %s", loc)
+		}
+		plain.Run(t,
+			chromedp.Click(chromedp.CSS(`[data-testid="status-tabs"] a[href*="status=refunded"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="status-tabs"] a[aria-current="page"][href*="status=refunded"]`)),
+			chromedp.SendKeys(chromedp.CSS(`#list-q`), "visa"),
+			chromedp.Submit(chromedp.CSS(`#list-q`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="list-totals"]`)),
+		)
+		if loc := browsertest.Get(t, plain, chromedp.Location()); !strings.Contains(loc, "status=refunded") || !strings.Contains(loc, "q=visa") {
+			t.Errorf("the filter form led to %s, want the tab and the search in the URL", loc)
+		}
+		plain.Screenshot(t, "dashboard-no-javascript")
 	})
 
 	t.Run("every detail page", func(t *testing.T) {
