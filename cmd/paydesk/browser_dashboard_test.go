@@ -91,6 +91,11 @@ func TestDashboardInBrowser(t *testing.T) {
 			if tab.Text(t, `[data-testid="list-totals"]`) == "" {
 				t.Errorf("/%s shows no totals", name)
 			}
+			// Every control has a label, there is one h1, and headings do
+			// not skip a level.
+			if bad := browsertest.Get(t, tab, chromedp.Evaluate[[]string](a11yProblems)); len(bad) > 0 {
+				t.Errorf("/%s: %q", name, bad)
+			}
 			tab.Screenshot(t, "dashboard-list-"+name)
 		}
 		noScriptRan(t, "lists")
@@ -288,6 +293,26 @@ func TestDashboardInBrowser(t *testing.T) {
 		noScriptRan(t, "live updates")
 	})
 }
+
+// a11yProblems lists what a page gets wrong of a few checkable
+// accessibility basics.
+const a11yProblems = `(() => {
+	const out = [];
+	for (const c of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+		if (!(c.labels && c.labels.length) && !c.getAttribute("aria-label") && !c.getAttribute("aria-labelledby")) {
+			out.push("unlabelled " + c.outerHTML.slice(0, 80));
+		}
+	}
+	const h1 = document.querySelectorAll("h1").length;
+	if (h1 !== 1) out.push(h1 + " h1 elements");
+	let last = 0;
+	for (const h of document.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+		const level = +h.tagName[1];
+		if (level > last + 1) out.push("heading skips to " + h.tagName + ": " + h.textContent.trim());
+		last = level;
+	}
+	return out;
+})()`
 
 // listDefault is the condition of each list's default tab.
 var listDefault = map[string]string{
