@@ -7,4 +7,5 @@ type Mirror interface {
 	listReader
 	detailReader
 	overviewReader
+	liveReader
 }

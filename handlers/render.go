@@ -34,6 +34,7 @@ func (s *Server) page(r *http.Request, title, current string) views.Page {
 		return p
 	}
 	p.User = &views.Viewer{Email: user.Email, Name: user.Name, Role: string(user.Role)}
+	p.Status = s.mirrorStatus(r.Context())
 	for _, n := range navigation {
 		if user.Role.AtLeast(n.min) {
 			p.Nav = append(p.Nav, views.NavItem{Label: n.label, Href: n.href, Current: n.href == current})

@@ -54,6 +54,8 @@ func (s *Server) routeTable() []route {
 		{"GET /invoices/{id}", viewerRoute, s.invoicePage},
 		{"GET /charges/{id}", viewerRoute, s.chargePage},
 		{"GET /refunds/{id}", viewerRoute, s.refundPage},
+		// The live-update stream of every signed-in page (live.go).
+		{"GET /live", viewerRoute, s.liveStream},
 
 		{"GET /admin/users", adminRoute, s.usersPage},
 		{"POST /admin/users", adminRoute, s.addUser},

@@ -58,7 +58,12 @@ type Config struct {
 	Live bool
 	// Location is the display time zone (default UTC).
 	Location *time.Location
-	Log      *slog.Logger
+	// Changes feeds the live-update stream, GET /live (a store.Listener).
+	// Without it the stream sends only heartbeats and the badge.
+	Changes ChangeSource
+	// LiveOptions tunes the live stream and the "behind" badge.
+	LiveOptions LiveOptions
+	Log         *slog.Logger
 }
 
 // Server is paydesk's http.Handler.
@@ -77,6 +82,7 @@ type Server struct {
 	routes         []route
 	handler        http.Handler
 	counters       counters
+	feed           *liveFeed
 }
 
 // New builds the Server and its route table. It panics when a required
@@ -102,6 +108,7 @@ func New(c Config) *Server {
 			s.secrets = append(s.secrets, secret)
 		}
 	}
+	s.feed = newLiveFeed(c.Changes, c.LiveOptions)
 	s.handler = s.buildHandler()
 	return s
 }

@@ -17,6 +17,8 @@ type Lag struct {
 	// LastSync is when the last finished `paydesk sync` of the mode
 	// finished (nil when none has).
 	LastSync *time.Time `db:"last_sync"`
+	// AnyEvents: some webhook event has ever been received.
+	AnyEvents bool `db:"any_events"`
 	// Now is the database's clock, to compare the times above with.
 	Now time.Time `db:"now"`
 }
@@ -29,6 +31,7 @@ SELECT count(*) FILTER (WHERE e.status = 'queued') AS queued,
        count(*) FILTER (WHERE e.status = 'failed') AS failed,
        min(e.received_at) FILTER (WHERE e.status = 'queued') AS oldest_queued,
        (SELECT max(finished_at) FROM sync_runs WHERE livemode = $1 AND status = 'done') AS last_sync,
+       EXISTS (SELECT 1 FROM events) AS any_events,
        now() AS now
 FROM events e
 WHERE e.status IN ('queued', 'failed')`

@@ -544,12 +544,23 @@ func listPage[K keyed, T any](ctx context.Context, s *Store, sp *listSpec, f Lis
 }
 
 // totals sums sp's amounts per currency over every row f matches
-// (cursors and limit aside), most rows first.
+// (cursors and limit aside), most rows first. Filters the list's rollup
+// can answer (status tab, currency, created bounds on midnights of the
+// rollup zone) are summed from it (see rollup.go); others, which select
+// fewer rows, aggregate the rows.
 func (s *Store) totals(ctx context.Context, sp *listSpec, f ListFilter) ([]CurrencyTotal, error) {
 	c, err := sp.filter(f)
 	if err != nil {
 		return nil, err
 	}
+	if out, ok, err := s.rollupTotals(ctx, sp, f); err != nil || ok {
+		return out, err
+	}
+	return s.rawTotals(ctx, sp, c)
+}
+
+// rawTotals aggregates the rows that c selects.
+func (s *Store) rawTotals(ctx context.Context, sp *listSpec, c *conds) ([]CurrencyTotal, error) {
 	var out []CurrencyTotal
 	q := "SELECT " + sp.currency + " AS currency, count(*) AS count, coalesce(sum(" + sp.amount + "), 0)::bigint AS amount FROM " +
 		sp.table + c.where() + " GROUP BY 1 ORDER BY 2 DESC, 1"

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
 )
 
 func TestLayoutSignedIn(t *testing.T) {
@@ -28,11 +30,24 @@ func TestLayoutSignedIn(t *testing.T) {
 	} else if cfg["includeIndicatorStyles"] != false {
 		t.Errorf("htmx would insert an inline <style>: %v", cfg)
 	}
-	script := one(t, doc, "script")
-	attr(t, script, "src", "/static/htmx.min.js")
-	if _, ok := script.Attr("defer"); !ok {
-		t.Error("htmx script is not deferred")
+	// htmx, then the SSE extension and the live script (signed-in pages
+	// only), all deferred so they run in this order.
+	scripts := doc.Find("script")
+	wantScripts := []string{"/static/htmx.min.js", "/static/htmx-ext-sse.js", "/static/paydesk-live.js"}
+	if scripts.Length() != len(wantScripts) {
+		t.Errorf("script: %d matches, want %d", scripts.Length(), len(wantScripts))
 	}
+	scripts.Each(func(i int, script *goquery.Selection) {
+		if i < len(wantScripts) {
+			attr(t, script, "src", wantScripts[i])
+		}
+		if _, ok := script.Attr("defer"); !ok {
+			t.Errorf("script %d is not deferred", i)
+		}
+	})
+	attr(t, one(t, doc, "body"), "sse-connect", "/live")
+	attr(t, one(t, doc, "body"), "hx-ext", "sse")
+	one(t, doc, `header #mirror-status[sse-swap="status,resync"]`)
 	if !strings.HasPrefix(strings.ToLower(html), "<!doctype html>") {
 		t.Errorf("document starts %.20q", html)
 	}

@@ -18,6 +18,8 @@ type Page struct {
 	Live  bool    // Stripe live mode (false: test mode)
 	Nav   []NavItem
 	Flash string // optional one-line notice
+	// Status is the "behind" badge in the header of signed-in pages.
+	Status MirrorStatus
 }
 
 // NavItem is one link of the main navigation; Current marks the page shown.

@@ -68,11 +68,23 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if len(cfg.WebhookSecrets) == 0 {
 		env.log.Warn("webhook route refuses every delivery until STRIPE_WEBHOOK_SECRET is set")
 	}
+	// The lists' totals and the overview sum daily rollups when their days
+	// are the rollups' days: keep those in the display zone.
+	ensureRollupZone(ctx, env, st, cfg.Location.String())
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	// Live updates: this replica LISTENs to the change feed every
+	// replica's workers NOTIFY, and pushes it to its open pages.
+	changes, err := store.Listen(ctx, string(cfg.DatabaseURL), store.ListenOptions{
+		OnError: func(err error) { env.log.Warn("live updates: change feed", "err", err) },
+	})
+	if err != nil {
+		return fmt.Errorf("live updates: %w", err)
+	}
+	defer changes.Close()
 	secrets := make([]string, len(cfg.WebhookSecrets))
 	for i, s := range cfg.WebhookSecrets {
 		secrets[i] = string(s)
@@ -96,7 +108,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			WebhookSecrets: secrets, Intake: intake, Ready: storeReadiness{st}, Staff: st,
 			SessionSecret: sessionSecret, IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionMax,
 			HTTPS: map[string]handlers.HTTPS{"auto": handlers.HTTPSAuto, "on": handlers.HTTPSOn, "off": handlers.HTTPSOff}[cfg.HTTPS],
-			Live:  cfg.LiveMode, Location: cfg.Location, Mirror: st, Log: env.log,
+			Live:  cfg.LiveMode, Location: cfg.Location, Mirror: st, Log: env.log, Changes: changes,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -118,6 +130,12 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		// itself, with backoff.
 		wg.Go(func() { _ = w.Run(workCtx) })
 	}
+
+	wg.Go(func() { compactRollups(workCtx, env, st) })
+
+	// Open live-update streams end at once on a stop instead of holding
+	// Shutdown for its whole grace period.
+	srv.RegisterOnShutdown(srv.Handler.(*handlers.Server).EndLiveStreams)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -165,4 +183,40 @@ func (r storeReadiness) Ready(ctx context.Context) error {
 		return handlers.ErrMigrationsPending
 	}
 	return nil
+}
+
+// ensureRollupZone moves the rollups to zone, rebuilding them when they
+// were in another (writes to the mirror wait meanwhile). A failure is not
+// fatal: the rollups stay exact in their zone, and figures whose days are
+// not that zone's are aggregated from the rows.
+func ensureRollupZone(ctx context.Context, env *environment, st *store.Store, zone string) {
+	start := time.Now()
+	rebuilt, err := st.EnsureRollupZone(ctx, zone)
+	switch {
+	case err != nil:
+		env.log.Warn("rollups stay in their stored zone; totals and overview figures in PAYDESK_TIMEZONE days are aggregated from the rows", "zone", zone, "err", err)
+	case rebuilt:
+		env.log.Info("rebuilt the rollups in the display zone", "zone", zone, "took", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// rollupCompactEvery is how often serve merges the rollups' delta rows.
+const rollupCompactEvery = 30 * time.Second
+
+// compactRollups merges the rollups' delta rows every rollupCompactEvery
+// until ctx ends. Replicas take turns: CompactRollups returns at once when
+// another holds its lock.
+func compactRollups(ctx context.Context, env *environment, st *store.Store) {
+	tick := time.NewTicker(rollupCompactEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := st.CompactRollups(ctx); err != nil && ctx.Err() == nil {
+			env.log.Warn("compacting the rollups failed; will retry", "err", err)
+		}
+	}
 }

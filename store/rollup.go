@@ -1,0 +1,402 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Rollups (migrations/00007_rollups.sql) hold, per mirror table, the row
+// count and amount sum of each day of created (in the zone rollup_zone
+// names) and each combination of the columns the status tabs use, as
+// append-only delta rows that triggers add in the writing transaction.
+// Summing a rollup over a range of days gives the same exact figures as
+// aggregating the mirror rows, from a few thousand rows instead of a
+// million.
+//
+// A reader uses a rollup only when the filter can be answered from it:
+// status tabs the rollup has columns for, a currency, and created bounds
+// that are local midnights in the stored zone. Every rollup read checks
+// the zone and the bounds in the same statement as it sums, so a zone
+// change (EnsureRollupZone) can never pair one zone's days with another's
+// bounds; when the check fails the reader aggregates the mirror rows as
+// before.
+
+// rollupLockKey serialises EnsureRollupZone and CompactRollups across
+// every process on the database ("paydroll").
+const rollupLockKey = 0x70617964_726f6c6c
+
+// rollupSpec is the rollup of one list.
+type rollupSpec struct {
+	table string
+	// statuses maps each status tab the rollup can answer to its
+	// condition on the rollup's columns; a tab missing here (invoices'
+	// past_due, which depends on the clock) is aggregated from the rows.
+	statuses map[string]string
+}
+
+// listRollups gives each list's rollup.
+var listRollups = map[*listSpec]*rollupSpec{
+	customerList: {
+		table:    "rollup_customers",
+		statuses: map[string]string{"": "NOT deleted", "deleted": "deleted", "all": "true"},
+	},
+	invoiceList: {
+		table: "rollup_invoices",
+		statuses: map[string]string{
+			"":              "NOT deleted",
+			"draft":         "NOT deleted AND status = 'draft'",
+			"open":          "NOT deleted AND status = 'open'",
+			"paid":          "NOT deleted AND status = 'paid'",
+			"void":          "NOT deleted AND status = 'void'",
+			"uncollectible": "NOT deleted AND status = 'uncollectible'",
+		},
+	},
+	chargeList: {
+		table: "rollup_charges",
+		statuses: map[string]string{
+			"":                   "true",
+			"succeeded":          "status = 'succeeded'",
+			"failed":             "status = 'failed'",
+			"pending":            "status = 'pending'",
+			"refunded":           "refunded",
+			"partially_refunded": "partially_refunded",
+			"disputed":           "disputed",
+		},
+	},
+	refundList: {
+		table: "rollup_refunds",
+		statuses: map[string]string{
+			"":                "true",
+			"succeeded":       "status = 'succeeded'",
+			"pending":         "status = 'pending'",
+			"failed":          "status = 'failed'",
+			"canceled":        "status = 'canceled'",
+			"requires_action": "status = 'requires_action'",
+		},
+	},
+}
+
+// rollupTotals answers sp's totals for f from its rollup. ok is false when
+// the rollup cannot answer f exactly (a filter it has no columns for, or
+// created bounds that are not midnights in the stored zone); the caller
+// then aggregates the rows.
+func (s *Store) rollupTotals(ctx context.Context, sp *listSpec, f ListFilter) (out []CurrencyTotal, ok bool, err error) {
+	r := listRollups[sp]
+	if r == nil || strings.TrimSpace(f.Query) != "" || f.AmountMin != nil || f.AmountMax != nil ||
+		f.Customer != "" || !f.DueFrom.IsZero() || !f.DueTo.IsZero() {
+		return nil, false, nil
+	}
+	status, found := r.statuses[f.Status]
+	if !found {
+		return nil, false, nil
+	}
+	// $1 and $2 are the created bounds (NULL when open): each must fall on
+	// a midnight of the stored zone, and is then the date it starts.
+	var from, to *time.Time
+	if !f.CreatedFrom.IsZero() {
+		from = &f.CreatedFrom
+	}
+	if !f.CreatedTo.IsZero() {
+		to = &f.CreatedTo
+	}
+	c := &conds{args: []any{from, to}}
+	c.add("z.aligned")
+	c.add(status)
+	if f.Currency != "" {
+		c.add("currency = ?", f.Currency)
+	}
+	if from != nil {
+		c.add("day >= ($1::timestamptz AT TIME ZONE z.zone)::date")
+	}
+	if to != nil {
+		c.add("day < ($2::timestamptz AT TIME ZONE z.zone)::date")
+	}
+	q := `
+WITH z AS (
+    SELECT zone,
+           ($1::timestamptz IS NULL OR ($1::timestamptz AT TIME ZONE zone)::time = '00:00')
+           AND ($2::timestamptz IS NULL OR ($2::timestamptz AT TIME ZONE zone)::time = '00:00') AS aligned
+    FROM rollup_zone)
+SELECT z.aligned, t.currency, t.count, t.amount
+FROM z LEFT JOIN LATERAL (
+    SELECT currency, sum(n)::bigint AS count, sum(amount)::bigint AS amount
+    FROM ` + r.table + c.where() + `
+    GROUP BY currency
+    HAVING sum(n) <> 0) t ON true
+ORDER BY t.count DESC, t.currency`
+	rows, err := s.q.QueryContext(ctx, q, c.args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: totals of %s from the rollup: %w", sp.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var aligned bool
+		var cur sql.NullString
+		var count, amount sql.NullInt64
+		if err := rows.Scan(&aligned, &cur, &count, &amount); err != nil {
+			return nil, false, fmt.Errorf("store: totals of %s from the rollup: %w", sp.name, err)
+		}
+		ok = aligned
+		if cur.Valid {
+			out = append(out, CurrencyTotal{Currency: cur.String, Count: count.Int64, Amount: amount.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("store: totals of %s from the rollup: %w", sp.name, err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	return out, true, nil
+}
+
+// rollupDays is the head of the overview's rollup reads: the stored zone,
+// whether every boundary of $1 is a midnight in it, and the boundaries as
+// that zone's dates, in order.
+const rollupDays = `
+WITH z AS (
+    SELECT zone, bool_and((b AT TIME ZONE zone)::time = '00:00') AS aligned,
+           array_agg((b AT TIME ZONE zone)::date ORDER BY i) AS dates
+    FROM rollup_zone, unnest($1::timestamptz[]) WITH ORDINALITY AS u(b, i)
+    GROUP BY zone)`
+
+// Succeeded and failed charges per currency, status and day bucket, from
+// the rollup: the rollup form of overviewChargesSQL.
+const overviewChargesRollupSQL = rollupDays + `
+SELECT z.aligned, t.currency, t.status, t.day, t.amount, t.n
+FROM z LEFT JOIN LATERAL (
+    SELECT currency, status, width_bucket(day, z.dates) AS day, sum(amount)::bigint AS amount, sum(n)::bigint AS n
+    FROM rollup_charges
+    WHERE z.aligned AND day >= z.dates[1] AND day < z.dates[cardinality(z.dates)]
+      AND status IN ('succeeded', 'failed')
+    GROUP BY 1, 2, 3
+    HAVING sum(n) <> 0) t ON true`
+
+// Succeeded refunds per currency, from the rollup: the rollup form of
+// overviewRefundsSQL.
+const overviewRefundsRollupSQL = rollupDays + `
+SELECT z.aligned, t.currency, t.amount
+FROM z LEFT JOIN LATERAL (
+    SELECT currency, sum(amount)::bigint AS amount
+    FROM rollup_refunds
+    WHERE z.aligned AND day >= z.dates[1] AND day < z.dates[cardinality(z.dates)]
+      AND status = 'succeeded'
+    GROUP BY currency
+    HAVING sum(n) <> 0) t ON true`
+
+// overviewCharge is one row of the overview's charge figures.
+type overviewCharge struct {
+	Currency string `db:"currency"`
+	Status   string `db:"status"`
+	Day      int    `db:"day"`
+	Amount   int64  `db:"amount"`
+	N        int64  `db:"n"`
+}
+
+// overviewRefund is one row of the overview's refund figures.
+type overviewRefund struct {
+	Currency string `db:"currency"`
+	Amount   int64  `db:"amount"`
+}
+
+// rollupOverviewCharges reads the overview's charge figures for the days
+// bounds from the rollup; ok is false when a bound is not a midnight in
+// the stored zone.
+func (s *Store) rollupOverviewCharges(ctx context.Context, bounds []string) (out []overviewCharge, ok bool, err error) {
+	rows, err := s.q.QueryContext(ctx, overviewChargesRollupSQL, pq.Array(bounds))
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var aligned bool
+		var cur, status sql.NullString
+		var day, amount, n sql.NullInt64
+		if err := rows.Scan(&aligned, &cur, &status, &day, &amount, &n); err != nil {
+			return nil, false, err
+		}
+		ok = aligned
+		if cur.Valid {
+			out = append(out, overviewCharge{cur.String, status.String, int(day.Int64), amount.Int64, n.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	return out, ok, nil
+}
+
+// rollupOverviewRefunds reads the overview's refund figures between the
+// first and the last of bounds from the rollup; ok as for
+// rollupOverviewCharges.
+func (s *Store) rollupOverviewRefunds(ctx context.Context, bounds []string) (out []overviewRefund, ok bool, err error) {
+	rows, err := s.q.QueryContext(ctx, overviewRefundsRollupSQL, pq.Array(bounds))
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var aligned bool
+		var cur sql.NullString
+		var amount sql.NullInt64
+		if err := rows.Scan(&aligned, &cur, &amount); err != nil {
+			return nil, false, err
+		}
+		ok = aligned
+		if cur.Valid {
+			out = append(out, overviewRefund{cur.String, amount.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	return out, ok, nil
+}
+
+// rollupRebuildSQL recomputes every rollup from the mirror rows in the
+// zone $1. The mirror tables must be locked against writes.
+var rollupRebuildSQL = []string{
+	`DELETE FROM rollup_charges`,
+	`INSERT INTO rollup_charges (day, currency, status, refunded, partially_refunded, disputed, n, amount)
+SELECT (created AT TIME ZONE $1)::date, currency, status, refunded, amount_refunded > 0 AND NOT refunded,
+       disputed, count(*), sum(amount)
+FROM charges GROUP BY 1, 2, 3, 4, 5, 6`,
+	`DELETE FROM rollup_refunds`,
+	`INSERT INTO rollup_refunds (day, currency, status, n, amount)
+SELECT (created AT TIME ZONE $1)::date, currency, status, count(*), sum(amount)
+FROM refunds GROUP BY 1, 2, 3`,
+	`DELETE FROM rollup_invoices`,
+	`INSERT INTO rollup_invoices (day, currency, status, deleted, n, amount)
+SELECT (created AT TIME ZONE $1)::date, currency, status, deleted, count(*), sum(total)
+FROM invoices GROUP BY 1, 2, 3, 4`,
+	`DELETE FROM rollup_customers`,
+	`INSERT INTO rollup_customers (day, currency, deleted, n, amount)
+SELECT (created AT TIME ZONE $1)::date, coalesce(currency, ''), deleted, count(*), sum(balance)
+FROM customers GROUP BY 1, 2, 3`,
+}
+
+// RollupZone is the time zone the rollups' days are in.
+func (s *Store) RollupZone(ctx context.Context) (string, error) {
+	var zone string
+	if err := sqlxGet(ctx, s, &zone, `SELECT zone FROM rollup_zone`); err != nil {
+		return "", fmt.Errorf("store: rollup zone: %w", err)
+	}
+	return zone, nil
+}
+
+// EnsureRollupZone makes zone (an IANA name PostgreSQL knows, such as
+// "Europe/Berlin" or "UTC") the rollups' zone. When it already is, this
+// costs one query; otherwise every rollup is rebuilt from the mirror rows
+// in one transaction, with the mirror tables locked against writes (reads
+// go on) so that no change is missed or counted twice. Readers see the
+// old rollups until it commits and the new ones after. It reports whether
+// it rebuilt.
+func (s *Store) EnsureRollupZone(ctx context.Context, zone string) (rebuilt bool, err error) {
+	if zone == "" {
+		return false, fmt.Errorf("store: rollup zone: empty zone name")
+	}
+	err = s.InTx(ctx, func(tx *Store) error {
+		if _, err := tx.q.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(rollupLockKey)); err != nil {
+			return fmt.Errorf("store: rollup zone: lock: %w", err)
+		}
+		current, err := tx.RollupZone(ctx)
+		if err != nil {
+			return err
+		}
+		if current == zone {
+			return nil
+		}
+		// pg_timezone_names lists the IANA zones; a POSIX string such as
+		// "UTC+3" would be accepted by AT TIME ZONE with the opposite sign
+		// to what Go makes of it, so only listed names are taken.
+		var known bool
+		if err := sqlxGet(ctx, tx, &known, `SELECT EXISTS (SELECT FROM pg_timezone_names WHERE name = $1)`, zone); err != nil {
+			return fmt.Errorf("store: rollup zone: %w", err)
+		}
+		if !known {
+			return fmt.Errorf("store: rollup zone: PostgreSQL does not know the time zone %q", zone)
+		}
+		if _, err := tx.q.ExecContext(ctx, `LOCK TABLE customers, invoices, charges, refunds IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("store: rollup zone: lock the mirror: %w", err)
+		}
+		if _, err := tx.q.ExecContext(ctx, `UPDATE rollup_zone SET zone = $1`, zone); err != nil {
+			return fmt.Errorf("store: rollup zone: %w", err)
+		}
+		for _, q := range rollupRebuildSQL {
+			var args []any
+			if strings.Contains(q, "$1") {
+				args = []any{zone}
+			}
+			if _, err := tx.q.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("store: rollup zone: rebuild: %w", err)
+			}
+		}
+		rebuilt = true
+		return nil
+	})
+	return rebuilt, err
+}
+
+// rollupKeys are each rollup table's key columns.
+var rollupKeys = map[string]string{
+	"rollup_charges":   "day, currency, status, refunded, partially_refunded, disputed",
+	"rollup_refunds":   "day, currency, status",
+	"rollup_invoices":  "day, currency, status, deleted",
+	"rollup_customers": "day, currency, deleted",
+}
+
+// compactSQL merges the delta rows of each key that has more than one, and
+// drops keys whose rows sum to nothing, and says how many rows fewer the
+// table has. Keys with a single row are left alone, so a compaction with
+// nothing to merge writes nothing. The rows it deletes and the merged rows
+// it inserts commit together; rows a writer adds meanwhile are not in its
+// snapshot and stay as they are.
+func compactSQL(table, keys string) string {
+	return `
+WITH counted AS (
+    SELECT ctid AS tid, count(*) OVER w AS c, sum(n) OVER w AS sn, sum(amount) OVER w AS sa
+    FROM ` + table + `
+    WINDOW w AS (PARTITION BY ` + keys + `)),
+gone AS (
+    DELETE FROM ` + table + `
+    WHERE ctid IN (SELECT tid FROM counted WHERE c > 1 OR (sn = 0 AND sa = 0))
+    RETURNING *),
+merged AS (
+    INSERT INTO ` + table + ` (` + keys + `, n, amount)
+    SELECT ` + keys + `, sum(n), sum(amount)
+    FROM gone
+    GROUP BY ` + keys + `
+    HAVING sum(n) <> 0 OR sum(amount) <> 0
+    RETURNING 1)
+SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM merged)`
+}
+
+// CompactRollups merges the rollups' delta rows into one row per key. Only
+// one process runs it at a time: when another holds the lock, it returns
+// at once with merged = 0. merged is the number of delta rows removed.
+// Readers get the same figures before, during and after.
+func (s *Store) CompactRollups(ctx context.Context) (merged int64, err error) {
+	err = s.InTx(ctx, func(tx *Store) error {
+		var got bool
+		if err := sqlxGet(ctx, tx, &got, `SELECT pg_try_advisory_xact_lock($1)`, int64(rollupLockKey)); err != nil {
+			return fmt.Errorf("store: compact rollups: lock: %w", err)
+		}
+		if !got {
+			return nil
+		}
+		for _, table := range []string{"rollup_charges", "rollup_refunds", "rollup_invoices", "rollup_customers"} {
+			var n int64
+			if err := sqlxGet(ctx, tx, &n, compactSQL(table, rollupKeys[table])); err != nil {
+				return fmt.Errorf("store: compact %s: %w", table, err)
+			}
+			merged += n
+		}
+		return nil
+	})
+	return merged, err
+}
