@@ -246,6 +246,7 @@ FROM invoices GROUP BY 1, 2, 3, 4;
 INSERT INTO rollup_customers (day, currency, deleted, n, amount)
 SELECT (created AT TIME ZONE 'UTC')::date, coalesce(currency, ''), deleted, count(*), sum(balance)
 FROM customers GROUP BY 1, 2, 3;
+ANALYZE rollup_zone, rollup_charges, rollup_refunds, rollup_invoices, rollup_customers;
 
 -- +goose Down
 DROP TRIGGER customers_rollup_truncate ON customers;

@@ -81,6 +81,12 @@ var listRollups = map[*listSpec]*rollupSpec{
 	},
 }
 
+// rollupAligned is true when the created bounds $1 and $2 (each NULL when
+// open) are midnights in the stored zone; NULL when no zone is stored.
+const rollupAligned = `(SELECT ($1::timestamptz IS NULL OR ($1::timestamptz AT TIME ZONE zone)::time = '00:00')
+        AND ($2::timestamptz IS NULL OR ($2::timestamptz AT TIME ZONE zone)::time = '00:00')
+    FROM rollup_zone)`
+
 // rollupTotals answers sp's totals for f from its rollup. ok is false when
 // the rollup cannot answer f exactly (a filter it has no columns for, or
 // created bounds that are not midnights in the stored zone); the caller
@@ -105,25 +111,26 @@ func (s *Store) rollupTotals(ctx context.Context, sp *listSpec, f ListFilter) (o
 		to = &f.CreatedTo
 	}
 	c := &conds{args: []any{from, to}}
-	c.add("z.aligned")
+	c.add(rollupAligned)
 	c.add(status)
 	if f.Currency != "" {
 		c.add("currency = ?", f.Currency)
 	}
 	if from != nil {
-		c.add("day >= ($1::timestamptz AT TIME ZONE z.zone)::date")
+		c.add("day >= ($1::timestamptz AT TIME ZONE (SELECT zone FROM rollup_zone))::date")
 	}
 	if to != nil {
-		c.add("day < ($2::timestamptz AT TIME ZONE z.zone)::date")
+		c.add("day < ($2::timestamptz AT TIME ZONE (SELECT zone FROM rollup_zone))::date")
 	}
+	// The zone is a scalar subquery, read once, in the statement's
+	// snapshot; the planner then knows the outer side is one row (a join
+	// to rollup_zone was estimated at hundreds, which made the plan
+	// expensive enough for a JIT compilation costing 0.5 s). When the
+	// bounds are not aligned, the same condition stops the scan at once.
 	q := `
-WITH z AS (
-    SELECT zone,
-           ($1::timestamptz IS NULL OR ($1::timestamptz AT TIME ZONE zone)::time = '00:00')
-           AND ($2::timestamptz IS NULL OR ($2::timestamptz AT TIME ZONE zone)::time = '00:00') AS aligned
-    FROM rollup_zone)
-SELECT z.aligned, t.currency, t.count, t.amount
-FROM z LEFT JOIN LATERAL (
+SELECT a.aligned, t.currency, t.count, t.amount
+FROM (SELECT coalesce(` + rollupAligned + `, false) AS aligned) a
+LEFT JOIN (
     SELECT currency, sum(n)::bigint AS count, sum(amount)::bigint AS amount
     FROM ` + r.table + c.where() + `
     GROUP BY currency
@@ -155,24 +162,24 @@ ORDER BY t.count DESC, t.currency`
 	return out, true, nil
 }
 
-// rollupDays is the head of the overview's rollup reads: the stored zone,
-// whether every boundary of $1 is a midnight in it, and the boundaries as
-// that zone's dates, in order.
+// rollupDays is the head of the overview's rollup reads: a one-row
+// relation a with whether every boundary of $1 is a midnight in the
+// stored zone, and the boundaries as that zone's dates, in order. Scalar
+// subqueries keep the planner's estimate at one row (see rollupTotals).
 const rollupDays = `
-WITH z AS (
-    SELECT zone, bool_and((b AT TIME ZONE zone)::time = '00:00') AS aligned,
-           array_agg((b AT TIME ZONE zone)::date ORDER BY i) AS dates
-    FROM rollup_zone, unnest($1::timestamptz[]) WITH ORDINALITY AS u(b, i)
-    GROUP BY zone)`
+SELECT a.aligned, t.*
+FROM (SELECT coalesce((SELECT bool_and((b AT TIME ZONE zone)::time = '00:00')
+                       FROM rollup_zone, unnest($1::timestamptz[]) AS b), false) AS aligned,
+             (SELECT array_agg((b AT TIME ZONE zone)::date ORDER BY i)
+              FROM rollup_zone, unnest($1::timestamptz[]) WITH ORDINALITY AS u(b, i)) AS dates) a`
 
 // Succeeded and failed charges per currency, status and day bucket, from
 // the rollup: the rollup form of overviewChargesSQL.
 const overviewChargesRollupSQL = rollupDays + `
-SELECT z.aligned, t.currency, t.status, t.day, t.amount, t.n
-FROM z LEFT JOIN LATERAL (
-    SELECT currency, status, width_bucket(day, z.dates) AS day, sum(amount)::bigint AS amount, sum(n)::bigint AS n
+LEFT JOIN LATERAL (
+    SELECT currency, status, width_bucket(day, a.dates) AS day, sum(amount)::bigint AS amount, sum(n)::bigint AS n
     FROM rollup_charges
-    WHERE z.aligned AND day >= z.dates[1] AND day < z.dates[cardinality(z.dates)]
+    WHERE a.aligned AND day >= a.dates[1] AND day < a.dates[cardinality(a.dates)]
       AND status IN ('succeeded', 'failed')
     GROUP BY 1, 2, 3
     HAVING sum(n) <> 0) t ON true`
@@ -180,11 +187,10 @@ FROM z LEFT JOIN LATERAL (
 // Succeeded refunds per currency, from the rollup: the rollup form of
 // overviewRefundsSQL.
 const overviewRefundsRollupSQL = rollupDays + `
-SELECT z.aligned, t.currency, t.amount
-FROM z LEFT JOIN LATERAL (
+LEFT JOIN LATERAL (
     SELECT currency, sum(amount)::bigint AS amount
     FROM rollup_refunds
-    WHERE z.aligned AND day >= z.dates[1] AND day < z.dates[cardinality(z.dates)]
+    WHERE a.aligned AND day >= a.dates[1] AND day < a.dates[cardinality(a.dates)]
       AND status = 'succeeded'
     GROUP BY currency
     HAVING sum(n) <> 0) t ON true`
