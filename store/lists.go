@@ -546,8 +546,9 @@ func listPage[K keyed, T any](ctx context.Context, s *Store, sp *listSpec, f Lis
 // totals sums sp's amounts per currency over every row f matches
 // (cursors and limit aside), most rows first. Filters the list's rollup
 // can answer (status tab, currency, created bounds on midnights of the
-// rollup zone) are summed from it (see rollup.go); others, which select
-// fewer rows, aggregate the rows.
+// rollup zone; invoices' past_due with at most a currency, from the
+// open-invoice rollup) are summed from it (see rollup.go); others, which
+// select fewer rows, aggregate the rows.
 func (s *Store) totals(ctx context.Context, sp *listSpec, f ListFilter) ([]CurrencyTotal, error) {
 	c, err := sp.filter(f)
 	if err != nil {

@@ -121,7 +121,8 @@ FROM refunds
 WHERE status = 'succeeded' AND created >= $1 AND created < $2
 GROUP BY currency`
 
-// Open invoices now, per currency (invoices_open_overview_idx).
+// Open invoices now, per currency (invoices_open_overview_idx): the rows'
+// form of openInvoiceFiguresSQL.
 const overviewInvoicesSQL = `
 SELECT currency,
        sum(amount_remaining)::bigint AS open, count(*) AS open_count,
@@ -130,6 +131,15 @@ SELECT currency,
 FROM invoices
 WHERE status = 'open' AND NOT deleted
 GROUP BY currency`
+
+// overviewInvoice is one currency's open and past-due invoices.
+type overviewInvoice struct {
+	Currency     string `db:"currency"`
+	Open         int64  `db:"open"`
+	OpenCount    int64  `db:"open_count"`
+	PastDue      int64  `db:"past_due"`
+	PastDueCount int64  `db:"past_due_count"`
+}
 
 // Summary reads the overview's figures for the period between the first
 // and the last of days, a sorted list of at least two instants: each
@@ -211,15 +221,24 @@ func (s *Store) summary(ctx context.Context, days []time.Time, now time.Time, ro
 		get(r.Currency).Refunds += r.Amount
 	}
 
-	var invoices []struct {
-		Currency     string `db:"currency"`
-		Open         int64  `db:"open"`
-		OpenCount    int64  `db:"open_count"`
-		PastDue      int64  `db:"past_due"`
-		PastDueCount int64  `db:"past_due_count"`
+	var invoices []overviewInvoice
+	// Open invoices from their rollup (rollup.go) unless it is unusable.
+	ok = false
+	if rollups {
+		var figures []openInvoiceFigure
+		figures, ok, err = s.openInvoiceFigures(ctx, "", &now)
+		if err != nil {
+			return Summary{}, fmt.Errorf("store: summary: invoices: %w", err)
+		}
+		for _, f := range figures {
+			invoices = append(invoices, overviewInvoice{f.Currency, f.OpenRemaining, f.OpenCount, f.PastDueRemaining, f.PastDueCount})
+		}
 	}
-	if err := sqlxSelect(ctx, s, &invoices, overviewInvoicesSQL, now); err != nil {
-		return Summary{}, fmt.Errorf("store: summary: invoices: %w", err)
+	if !ok {
+		invoices = nil
+		if err := sqlxSelect(ctx, s, &invoices, overviewInvoicesSQL, now); err != nil {
+			return Summary{}, fmt.Errorf("store: summary: invoices: %w", err)
+		}
 	}
 	for _, r := range invoices {
 		c := get(r.Currency)

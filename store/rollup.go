@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,8 +37,9 @@ const rollupLockKey = 0x70617964_726f6c6c
 type rollupSpec struct {
 	table string
 	// statuses maps each status tab the rollup can answer to its
-	// condition on the rollup's columns; a tab missing here (invoices'
-	// past_due, which depends on the clock) is aggregated from the rows.
+	// condition on the rollup's columns. Invoices' past_due, which
+	// depends on the clock, is read from the open-invoice rollup instead
+	// (pastDueTotals).
 	statuses map[string]string
 }
 
@@ -96,6 +100,14 @@ func (s *Store) rollupTotals(ctx context.Context, sp *listSpec, f ListFilter) (o
 	if r == nil || strings.TrimSpace(f.Query) != "" || f.AmountMin != nil || f.AmountMax != nil ||
 		f.Customer != "" || !f.DueFrom.IsZero() || !f.DueTo.IsZero() {
 		return nil, false, nil
+	}
+	if sp == invoiceList && f.Status == "past_due" {
+		// past_due depends on the clock: the open-invoice rollup keys it by
+		// due day, not by day of created, so created bounds stay raw.
+		if !f.CreatedFrom.IsZero() || !f.CreatedTo.IsZero() {
+			return nil, false, nil
+		}
+		return s.pastDueTotals(ctx, f.Currency)
 	}
 	status, found := r.statuses[f.Status]
 	if !found {
@@ -159,6 +171,122 @@ ORDER BY t.count DESC, t.currency`
 	if !ok {
 		return nil, false, nil
 	}
+	return out, true, nil
+}
+
+// openInvoiceFiguresSQL reads, per currency, the open invoices (not
+// deleted) and those past due at the instant $1 (NULL: the statement's
+// now()) from rollup_open_invoices (migration 00008): open figures are the
+// whole rollup; past-due ones are the due days strictly before the day of
+// $1 in the stored zone from the rollup, plus the open invoices due
+// earlier that same day from the rows (a range of invoices_open_due_idx,
+// at most a day's worth). The zone is read by scalar subqueries in the
+// statement's snapshot, so days and today always come from one zone; when
+// no zone is stored, usable is false and the caller aggregates the rows.
+// A currency condition, when the caller adds one, comes where %s stands
+// (twice), on $2.
+//
+// The rows' part takes everything before $1 whose local day is not before
+// $1's: where a zone's local dates run monotonically (every zone today),
+// that is exactly today's invoices due before $1, and the lower bound two
+// days back is past any day's start (no day is 48 hours long).
+const openInvoiceFiguresSQL = `
+SELECT a.usable, t.currency, t.open_count, t.open_remaining, t.past_due_count, t.past_due_total, t.past_due_remaining
+FROM (SELECT EXISTS (SELECT FROM rollup_zone) AS usable) a
+LEFT JOIN (
+    SELECT currency,
+           coalesce(sum(n) FILTER (WHERE open), 0)::bigint AS open_count,
+           coalesce(sum(amount_remaining) FILTER (WHERE open), 0)::bigint AS open_remaining,
+           coalesce(sum(n) FILTER (WHERE past_due), 0)::bigint AS past_due_count,
+           coalesce(sum(total) FILTER (WHERE past_due), 0)::bigint AS past_due_total,
+           coalesce(sum(amount_remaining) FILTER (WHERE past_due), 0)::bigint AS past_due_remaining
+    FROM (
+        SELECT currency, n, total, amount_remaining, true AS open,
+               coalesce(day < (SELECT (coalesce($1::timestamptz, now()) AT TIME ZONE zone)::date FROM rollup_zone), false) AS past_due
+        FROM rollup_open_invoices
+        WHERE NOT deleted%s
+        UNION ALL
+        SELECT currency, 1, total, amount_remaining, false, true
+        FROM invoices
+        WHERE status = 'open' AND NOT deleted%s
+          AND due_date >= coalesce($1::timestamptz, now()) - interval '2 days'
+          AND due_date < coalesce($1::timestamptz, now())
+          AND (due_date AT TIME ZONE (SELECT zone FROM rollup_zone))::date
+              >= (SELECT (coalesce($1::timestamptz, now()) AT TIME ZONE zone)::date FROM rollup_zone)
+    ) u
+    GROUP BY currency) t ON true
+ORDER BY t.currency`
+
+// openInvoiceFigure is one currency's open and past-due invoices.
+type openInvoiceFigure struct {
+	Currency                                     string
+	OpenCount, OpenRemaining                     int64
+	PastDueCount, PastDueTotal, PastDueRemaining int64
+}
+
+// openInvoiceFigures reads the open and past-due invoices per currency
+// (only cur when it is not "") at now (nil: the statement's now(), as the
+// list's past_due condition has it) from the open-invoice rollup; ok is
+// false when no zone is stored, and the caller then aggregates the rows.
+// Currencies without an open invoice are left out.
+func (s *Store) openInvoiceFigures(ctx context.Context, cur string, now *time.Time) (out []openInvoiceFigure, ok bool, err error) {
+	var curCond string
+	args := []any{now}
+	if cur != "" {
+		curCond = " AND currency = $2"
+		args = append(args, cur)
+	}
+	rows, err := s.q.QueryContext(ctx, fmt.Sprintf(openInvoiceFiguresSQL, curCond, curCond), args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var usable bool
+		var currency sql.NullString
+		var f openInvoiceFigure
+		var v [5]sql.NullInt64
+		if err := rows.Scan(&usable, &currency, &v[0], &v[1], &v[2], &v[3], &v[4]); err != nil {
+			return nil, false, err
+		}
+		ok = usable
+		if !currency.Valid {
+			continue
+		}
+		f = openInvoiceFigure{currency.String, v[0].Int64, v[1].Int64, v[2].Int64, v[3].Int64, v[4].Int64}
+		// A currency whose delta rows cancel out holds no open invoice
+		// (the rows' part only ever adds to past due, of open invoices
+		// the rollup counts too).
+		if f.OpenCount != 0 {
+			out = append(out, f)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	return out, ok, nil
+}
+
+// pastDueTotals is the invoices list's past_due totals (count and sum of
+// total per currency, most invoices first) from the open-invoice rollup;
+// ok as for openInvoiceFigures.
+func (s *Store) pastDueTotals(ctx context.Context, cur string) ([]CurrencyTotal, bool, error) {
+	figures, ok, err := s.openInvoiceFigures(ctx, cur, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: past-due totals from the rollup: %w", err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	var out []CurrencyTotal
+	for _, f := range figures {
+		if f.PastDueCount != 0 {
+			out = append(out, CurrencyTotal{Currency: f.Currency, Count: f.PastDueCount, Amount: f.PastDueTotal})
+		}
+	}
+	slices.SortFunc(out, func(a, b CurrencyTotal) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Currency, b.Currency))
+	})
 	return out, true, nil
 }
 
@@ -280,6 +408,10 @@ FROM refunds GROUP BY 1, 2, 3`,
 	`INSERT INTO rollup_invoices (day, currency, status, deleted, n, amount)
 SELECT (created AT TIME ZONE $1)::date, currency, status, deleted, count(*), sum(total)
 FROM invoices GROUP BY 1, 2, 3, 4`,
+	`DELETE FROM rollup_open_invoices`,
+	`INSERT INTO rollup_open_invoices (day, currency, deleted, n, total, amount_remaining)
+SELECT (due_date AT TIME ZONE $1)::date, currency, deleted, count(*), sum(total), sum(amount_remaining)
+FROM invoices WHERE status = 'open' GROUP BY 1, 2, 3`,
 	`DELETE FROM rollup_customers`,
 	`INSERT INTO rollup_customers (day, currency, deleted, n, amount)
 SELECT (created AT TIME ZONE $1)::date, coalesce(currency, ''), deleted, count(*), sum(balance)
@@ -348,12 +480,17 @@ func (s *Store) EnsureRollupZone(ctx context.Context, zone string) (rebuilt bool
 	return rebuilt, err
 }
 
-// rollupKeys are each rollup table's key columns.
-var rollupKeys = map[string]string{
-	"rollup_charges":   "day, currency, status, refunded, partially_refunded, disputed",
-	"rollup_refunds":   "day, currency, status",
-	"rollup_invoices":  "day, currency, status, deleted",
-	"rollup_customers": "day, currency, deleted",
+// rollupTables are the rollup tables with their key columns and the
+// columns their delta rows sum, in the order CompactRollups takes them.
+var rollupTables = []struct {
+	table, keys string
+	sums        []string
+}{
+	{"rollup_charges", "day, currency, status, refunded, partially_refunded, disputed", []string{"n", "amount"}},
+	{"rollup_refunds", "day, currency, status", []string{"n", "amount"}},
+	{"rollup_invoices", "day, currency, status, deleted", []string{"n", "amount"}},
+	{"rollup_customers", "day, currency, deleted", []string{"n", "amount"}},
+	{"rollup_open_invoices", "day, currency, deleted", []string{"n", "total", "amount_remaining"}},
 }
 
 // compactSQL merges the delta rows of each key that has more than one, and
@@ -362,22 +499,32 @@ var rollupKeys = map[string]string{
 // nothing to merge writes nothing. The rows it deletes and the merged rows
 // it inserts commit together; rows a writer adds meanwhile are not in its
 // snapshot and stay as they are.
-func compactSQL(table, keys string) string {
+// Key columns may be NULL (rollup_open_invoices' day): PARTITION BY and
+// GROUP BY put NULLs together.
+func compactSQL(table, keys string, sums []string) string {
+	var windowed, zero, summed, nonzero []string
+	for i, col := range sums {
+		w := "s" + strconv.Itoa(i)
+		windowed = append(windowed, "sum("+col+") OVER w AS "+w)
+		zero = append(zero, w+" = 0")
+		summed = append(summed, "sum("+col+")")
+		nonzero = append(nonzero, "sum("+col+") <> 0")
+	}
 	return `
 WITH counted AS (
-    SELECT ctid AS tid, count(*) OVER w AS c, sum(n) OVER w AS sn, sum(amount) OVER w AS sa
+    SELECT ctid AS tid, count(*) OVER w AS c, ` + strings.Join(windowed, ", ") + `
     FROM ` + table + `
     WINDOW w AS (PARTITION BY ` + keys + `)),
 gone AS (
     DELETE FROM ` + table + `
-    WHERE ctid IN (SELECT tid FROM counted WHERE c > 1 OR (sn = 0 AND sa = 0))
+    WHERE ctid IN (SELECT tid FROM counted WHERE c > 1 OR (` + strings.Join(zero, " AND ") + `))
     RETURNING *),
 merged AS (
-    INSERT INTO ` + table + ` (` + keys + `, n, amount)
-    SELECT ` + keys + `, sum(n), sum(amount)
+    INSERT INTO ` + table + ` (` + keys + `, ` + strings.Join(sums, ", ") + `)
+    SELECT ` + keys + `, ` + strings.Join(summed, ", ") + `
     FROM gone
     GROUP BY ` + keys + `
-    HAVING sum(n) <> 0 OR sum(amount) <> 0
+    HAVING ` + strings.Join(nonzero, " OR ") + `
     RETURNING 1)
 SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM merged)`
 }
@@ -395,10 +542,10 @@ func (s *Store) CompactRollups(ctx context.Context) (merged int64, err error) {
 		if !got {
 			return nil
 		}
-		for _, table := range []string{"rollup_charges", "rollup_refunds", "rollup_invoices", "rollup_customers"} {
+		for _, r := range rollupTables {
 			var n int64
-			if err := sqlxGet(ctx, tx, &n, compactSQL(table, rollupKeys[table])); err != nil {
-				return fmt.Errorf("store: compact %s: %w", table, err)
+			if err := sqlxGet(ctx, tx, &n, compactSQL(r.table, r.keys, r.sums)); err != nil {
+				return fmt.Errorf("store: compact %s: %w", r.table, err)
 			}
 			merged += n
 		}

@@ -122,11 +122,45 @@ func (w *rollupWorld) invoice(id string) store.Invoice {
 	if status != "" {
 		sp = &status
 	}
-	due := w.created()
 	total := w.amount()
+	remaining := total
+	switch w.r.IntN(3) {
+	case 0:
+		remaining = w.r.Int64N(total + 1)
+	case 1:
+		remaining = 0
+	}
 	return store.Invoice{ID: id, Currency: w.pick(rollupCurrencies...), Status: sp, Total: total, AmountDue: total,
-		AmountRemaining: total, DueDate: &due, Deleted: status == "draft" && w.r.IntN(2) == 0,
+		AmountRemaining: remaining, DueDate: w.due(), Deleted: (status == "draft" || status == "open") && w.r.IntN(4) == 0,
 		Created: w.created(), Data: rawJSON(id), Version: w.version}
+}
+
+// due is a due date for an invoice: around the real present in the
+// world's zone (past_due reads the database's now()): earlier today,
+// later today, today's midnight, yesterday, tomorrow, days ago; or in the
+// days created covers; or none.
+func (w *rollupWorld) due() *time.Time {
+	now := time.Now().In(w.loc)
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, w.loc)
+	next := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, w.loc)
+	var d time.Time
+	switch w.r.IntN(9) {
+	case 0:
+		return nil
+	case 1, 2:
+		d = midnight.Add(time.Duration(w.r.Int64N(int64(now.Sub(midnight)) + 1)))
+	case 3, 4:
+		d = now.Add(time.Minute + time.Duration(w.r.Int64N(int64(next.Sub(now)))))
+	case 5:
+		d = midnight
+	case 6:
+		d = midnight.Add(-time.Duration(w.r.Int64N(int64(72*time.Hour)) + 1))
+	case 7:
+		d = next.Add(time.Duration(w.r.Int64N(int64(48 * time.Hour))))
+	default:
+		d = w.created()
+	}
+	return &d
 }
 
 func (w *rollupWorld) customer(id string) store.Customer {
@@ -215,6 +249,9 @@ func (w *rollupWorld) update(table string) string {
 		q, args = `UPDATE `+table+` SET created = created + make_interval(hours => $2) WHERE id = ANY($1)`, append(args, w.r.IntN(60)-30)
 	case 1:
 		col := map[string]string{"charges": "amount", "refunds": "amount", "invoices": "total", "customers": "balance"}[table]
+		if table == "invoices" && w.r.IntN(2) == 0 {
+			col = "amount_remaining"
+		}
 		q, args = `UPDATE `+table+` SET `+col+` = `+col+` + $2 WHERE id = ANY($1)`, append(args, w.amount())
 	case 2:
 		if table == "customers" {
@@ -231,7 +268,22 @@ func (w *rollupWorld) update(table string) string {
 		case "refunds":
 			q, args = `UPDATE refunds SET status = nullif($2, 'none') WHERE id = ANY($1)`, append(args, w.pick("succeeded", "failed", "none"))
 		case "invoices":
-			q, args = `UPDATE invoices SET status = $2, deleted = NOT deleted WHERE id = ANY($1)`, append(args, w.pick("open", "paid", "void"))
+			switch w.r.IntN(4) {
+			case 0:
+				q, args = `UPDATE invoices SET status = $2, deleted = NOT deleted WHERE id = ANY($1)`, append(args, w.pick("open", "paid", "void"))
+			case 1:
+				// Paid, or reopened, with the amount left to match.
+				q, args = `UPDATE invoices SET status = $2,
+					amount_remaining = CASE WHEN $2 = 'paid' THEN 0 ELSE total END WHERE id = ANY($1)`, append(args, w.pick("open", "paid"))
+			case 2:
+				// The due date moves, often across today's start or the
+				// present.
+				q, args = `UPDATE invoices SET due_date = due_date + make_interval(mins => $2) WHERE id = ANY($1)`,
+					append(args, w.r.IntN(3000)-1500)
+			default:
+				due := w.due()
+				q, args = `UPDATE invoices SET due_date = $2 WHERE id = ANY($1)`, append(args, due)
+			}
 		case "customers":
 			q = `UPDATE customers SET deleted = NOT deleted WHERE id = ANY($1)`
 		}
@@ -313,17 +365,25 @@ func (w *rollupWorld) check(what string, full bool) {
 				store.ListFilter{Currency: cur, CreatedFrom: w.midnight(0), CreatedTo: w.midnight(1)},
 			)
 		}
+		if list == "invoices" {
+			for _, cur := range rollupCurrencies {
+				ranged = append(ranged, store.ListFilter{Status: "past_due", Currency: cur})
+			}
+		}
 		if full {
 			filters = append(filters, ranged...)
 		} else {
 			filters = append(filters, ranged[w.r.IntN(len(ranged))], ranged[w.r.IntN(len(ranged))])
 		}
 		for _, f := range filters {
-			rollup, used, raw, err := w.st.TotalsBothWays(ctx, list, f)
+			rollup, used, raw, err := w.st.TotalsBothWaysAtOnce(ctx, list, f)
 			if err != nil {
 				w.t.Fatalf("after %s: %s %+v: %v", what, list, f, err)
 			}
-			if want := !(list == "invoices" && f.Status == "past_due"); used != want {
+			// past_due is read from the open-invoice rollup, by due day:
+			// with created bounds, from the rows.
+			dated := !f.CreatedFrom.IsZero() || !f.CreatedTo.IsZero()
+			if want := !(list == "invoices" && f.Status == "past_due" && dated); used != want {
 				w.t.Fatalf("after %s: %s %+v: rollup used %v, want %v", what, list, f, used, want)
 			}
 			if used && !reflect.DeepEqual(rollup, raw) {
@@ -342,20 +402,33 @@ func (w *rollupWorld) check(what string, full bool) {
 	for d := range 7 {
 		days = append(days, w.midnight(d))
 	}
-	now := w.midnight(3).Add(5 * time.Hour)
 	if charges, refunds, err := w.st.OverviewUsesRollups(ctx, days); err != nil || !charges || !refunds {
 		w.t.Fatalf("after %s: overview reads rollups: charges %v refunds %v (%v)", what, charges, refunds, err)
 	}
-	got, err := w.st.Summary(ctx, days, now)
-	if err != nil {
-		w.t.Fatal(err)
+	// Open and past-due invoices at the present (due dates cluster
+	// around it), at the start of today and a minute into it, at the
+	// start of tomorrow, and in the days created covers.
+	present := time.Now().In(w.loc)
+	today := time.Date(present.Year(), present.Month(), present.Day(), 0, 0, 0, 0, w.loc)
+	nows := []time.Time{present, today, today.Add(time.Minute), today.AddDate(0, 0, 1), w.midnight(3).Add(5 * time.Hour)}
+	if !full {
+		nows = []time.Time{present, nows[1+w.r.IntN(len(nows)-1)]}
 	}
-	want, err := w.st.SummaryFromRows(ctx, days, now)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		w.t.Fatalf("after %s: overview\nrollup %+v\nrows   %+v", what, got, want)
+	for _, now := range nows {
+		if used, err := w.st.OverviewOpenInvoicesUseRollup(ctx, now); err != nil || !used {
+			w.t.Fatalf("after %s: overview reads the open-invoice rollup: %v (%v)", what, used, err)
+		}
+		got, err := w.st.Summary(ctx, days, now)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		want, err := w.st.SummaryFromRows(ctx, days, now)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			w.t.Fatalf("after %s: overview at %v\nrollup %+v\nrows   %+v", what, now, got, want)
+		}
 	}
 }
 
@@ -540,5 +613,183 @@ func TestRollupsConcurrentWriters(t *testing.T) {
 		if err != nil || !used || !reflect.DeepEqual(got, raw) {
 			t.Errorf("%+v: rollup %+v rows %+v (%v, %v)", f, got, raw, used, err)
 		}
+	}
+}
+
+// TestOpenInvoiceRollupToday pins the open-invoice rollup's figures in a
+// zone off UTC by a fraction of an hour: invoices due before today, at
+// today's start, earlier today, at the present instant, later today,
+// tomorrow and never count as past due exactly as the rows say; paying,
+// moving a due date into today, changing an amount, deleting, compacting
+// and truncating keep them exact; without a stored zone the rows answer.
+func TestOpenInvoiceRollupToday(t *testing.T) {
+	st := storetest.New(t)
+	ctx := t.Context()
+	if _, err := st.EnsureRollupZone(ctx, "Asia/Kathmandu"); err != nil {
+		t.Fatal(err)
+	}
+	ktm, err := time.LoadLocation("Asia/Kathmandu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 03:00 in Kathmandu is 21:15 UTC the day before: the local day and
+	// the UTC day differ.
+	now := time.Date(2025, 3, 9, 3, 0, 0, 0, ktm)
+	at := func(day, h, m, s, ns int) *time.Time {
+		d := time.Date(2025, 3, day, h, m, s, ns, ktm)
+		return &d
+	}
+	open, paid := "open", "paid"
+	var version int64
+	inv := func(id, status, cur string, total, remaining int64, due *time.Time, deleted bool) store.Invoice {
+		version++
+		return store.Invoice{ID: id, Status: &status, Currency: cur, Total: total, AmountDue: total, AmountRemaining: remaining,
+			DueDate: due, Deleted: deleted, Created: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Data: rawJSON(id), Version: version}
+	}
+	big := int64(1) << 40
+	present := time.Now()
+	if _, err := st.UpsertInvoices(ctx, []store.Invoice{
+		inv("in_yesterday", open, "usd", 100, 60, at(8, 23, 59, 59, 999999000), false),
+		inv("in_midnight", open, "usd", 200, 200, at(9, 0, 0, 0, 0), false),
+		inv("in_earlier", open, "usd", 400, 300, at(9, 2, 59, 0, 0), false),
+		inv("in_now", open, "usd", 800, 800, &now, false),
+		inv("in_later", open, "usd", 1600, 1600, at(9, 23, 0, 0, 0), false),
+		inv("in_tomorrow", open, "usd", 3200, 3200, at(10, 0, 0, 0, 0), false),
+		inv("in_nodue", open, "usd", 6400, 6400, nil, false),
+		inv("in_paid", paid, "usd", 12800, 0, at(8, 12, 0, 0, 0), false),
+		inv("in_deleted", open, "usd", 25600, 25600, at(8, 12, 0, 0, 0), true),
+		inv("in_jpy", open, "jpy", big, big, at(1, 0, 0, 0, 0), false),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Two invoices around the real present, for the list, which reads the
+	// database's now().
+	if _, err := st.UpsertInvoices(ctx, []store.Invoice{
+		inv("in_eur_due", open, "eur", 7, 7, ptr(present.Add(-time.Minute)), false),
+		inv("in_eur_soon", open, "eur", 9, 9, ptr(present.Add(time.Hour)), false),
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// figures: open count, open remaining, past-due count, past-due remaining.
+	type figures [4]int64
+	check := func(step string, want map[string]figures) {
+		t.Helper()
+		if used, err := st.OverviewOpenInvoicesUseRollup(ctx, now); err != nil || !used {
+			t.Fatalf("%s: open-invoice rollup used %v (%v)", step, used, err)
+		}
+		days := []time.Time{now.AddDate(0, 0, -1), now}
+		got, err := st.Summary(ctx, days, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := st.SummaryFromRows(ctx, days, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, rows) {
+			t.Errorf("%s: rollup %+v\nrows   %+v", step, got, rows)
+		}
+		for _, cur := range []string{"usd", "jpy"} {
+			c, _ := got.Currency(cur)
+			if have := (figures{c.OpenInvoiceCount, c.OpenInvoices, c.PastDueCount, c.PastDue}); have != want[cur] {
+				t.Errorf("%s: %s open/past due %v, want %v", step, cur, have, want[cur])
+			}
+		}
+	}
+	check("stored", map[string]figures{
+		"usd": {7, 60 + 200 + 300 + 800 + 1600 + 3200 + 6400, 3, 60 + 200 + 300},
+		"jpy": {1, big, 1, big},
+	})
+	// The list's past_due, at the real present: every March 2025 due date
+	// has passed, and one of the two euro invoices.
+	got, used, raw, err := st.TotalsBothWaysAtOnce(ctx, "invoices", store.ListFilter{Status: "past_due"})
+	want := []store.CurrencyTotal{
+		{Currency: "usd", Count: 6, Amount: 100 + 200 + 400 + 800 + 1600 + 3200},
+		{Currency: "eur", Count: 1, Amount: 7},
+		{Currency: "jpy", Count: 1, Amount: big},
+	}
+	if err != nil || !used || !reflect.DeepEqual(got, want) || !reflect.DeepEqual(raw, want) {
+		t.Errorf("past_due list totals: rollup %+v rows %+v (used %v, %v), want %+v", got, raw, used, err, want)
+	}
+	got, used, _, err = st.TotalsBothWaysAtOnce(ctx, "invoices", store.ListFilter{Status: "past_due", Currency: "eur"})
+	if err != nil || !used || !reflect.DeepEqual(got, want[1:2]) {
+		t.Errorf("past_due eur totals: %+v (used %v, %v)", got, used, err)
+	}
+
+	// Paid through Apply: no longer open.
+	earlier := inv("in_earlier", paid, "usd", 400, 0, at(9, 2, 59, 0, 0), false)
+	if _, err := st.ApplyInvoices(ctx, []store.Invoice{earlier}); err != nil {
+		t.Fatal(err)
+	}
+	check("in_earlier paid", map[string]figures{
+		"usd": {6, 60 + 200 + 800 + 1600 + 3200 + 6400, 2, 60 + 200},
+		"jpy": {1, big, 1, big},
+	})
+	// Tomorrow's invoice moves to earlier today, yesterday's is part paid.
+	st.DB().MustExecContext(ctx, `UPDATE invoices SET due_date = $1 WHERE id = 'in_tomorrow'`, at(9, 1, 0, 0, 0))
+	st.DB().MustExecContext(ctx, `UPDATE invoices SET amount_remaining = 10 WHERE id = 'in_yesterday'`)
+	want2 := map[string]figures{
+		"usd": {6, 10 + 200 + 800 + 1600 + 3200 + 6400, 3, 10 + 200 + 3200},
+		"jpy": {1, big, 1, big},
+	}
+	check("due date and amount changed", want2)
+	// An update of nothing the rollup keeps adds no delta row.
+	var before, after int
+	if err := st.DB().GetContext(ctx, &before, `SELECT count(*) FROM rollup_open_invoices`); err != nil {
+		t.Fatal(err)
+	}
+	st.DB().MustExecContext(ctx, `UPDATE invoices SET data = '{"id":"x"}', number = 'N-1' WHERE currency = 'usd'`)
+	if err := st.DB().GetContext(ctx, &after, `SELECT count(*) FROM rollup_open_invoices`); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("an update of other columns added %d delta rows", after-before)
+	}
+	st.DB().MustExecContext(ctx, `DELETE FROM invoices WHERE id = 'in_jpy'`)
+	want2["jpy"] = figures{}
+	check("in_jpy deleted", want2)
+	if merged, err := st.CompactRollups(ctx); err != nil || merged == 0 {
+		t.Fatalf("compaction merged %d (%v)", merged, err)
+	}
+	check("compacted", want2)
+	var keys, rows int
+	if err := st.DB().GetContext(ctx, &rows, `SELECT count(*) FROM rollup_open_invoices`); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DB().GetContext(ctx, &keys, `SELECT count(*) FROM (SELECT DISTINCT day, currency, deleted FROM rollup_open_invoices) k`); err != nil {
+		t.Fatal(err)
+	}
+	if rows != keys {
+		t.Errorf("after compaction %d rows for %d keys", rows, keys)
+	}
+	// The rebuild in another zone gives the same figures.
+	if _, err := st.EnsureRollupZone(ctx, "America/New_York"); err != nil {
+		t.Fatal(err)
+	}
+	check("rebuilt in New York days", want2)
+
+	st.DB().MustExecContext(ctx, `TRUNCATE invoices CASCADE`)
+	check("truncated", map[string]figures{})
+	if err := st.DB().GetContext(ctx, &rows, `SELECT count(*) FROM rollup_open_invoices`); err != nil || rows != 0 {
+		t.Errorf("rollup rows after TRUNCATE: %d (%v)", rows, err)
+	}
+
+	// Without a stored zone the rollup cannot say which day is today: the
+	// rows answer.
+	if _, err := st.UpsertInvoices(ctx, []store.Invoice{inv("in_again", open, "usd", 5, 5, at(8, 0, 0, 0, 0), false)}); err != nil {
+		t.Fatal(err)
+	}
+	st.DB().MustExecContext(ctx, `DELETE FROM rollup_zone`)
+	if used, err := st.OverviewOpenInvoicesUseRollup(ctx, now); err != nil || used {
+		t.Errorf("without a zone: open-invoice rollup used %v (%v)", used, err)
+	}
+	if _, used, raw, err := st.TotalsBothWaysAtOnce(ctx, "invoices", store.ListFilter{Status: "past_due"}); err != nil || used ||
+		!reflect.DeepEqual(raw, []store.CurrencyTotal{{Currency: "usd", Count: 1, Amount: 5}}) {
+		t.Errorf("without a zone: past_due used %v rows %+v (%v)", used, raw, err)
+	}
+	sum, err := st.Summary(ctx, []time.Time{now.AddDate(0, 0, -1), now}, now)
+	if c, _ := sum.Currency("usd"); err != nil || c.OpenInvoiceCount != 1 || c.PastDue != 5 {
+		t.Errorf("without a zone: summary %+v (%v)", sum, err)
 	}
 }
