@@ -23,7 +23,10 @@ func TestBrowserCrossSiteFormPostIsRefused(t *testing.T) {
 	b := browsertest.New(t)
 	e := newStaffEnv(t, handlers.Config{})
 	app := httptest.NewServer(e.srv)
-	defer app.Close()
+	defer func() {
+		e.srv.EndLiveStreams() // the signed-in page's /live stream, or Close waits for it
+		app.Close()
+	}()
 	victim := e.users[store.RoleSupport]
 	disable := fmt.Sprintf("%s/admin/users/%d/disable", app.URL, victim.ID)
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
