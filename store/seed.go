@@ -197,7 +197,7 @@ SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM invoices),
 	sum.Took["rollups"] = time.Since(start)
 	start = time.Now()
 	if _, err := s.db.ExecContext(ctx, `ANALYZE customers, invoices, invoice_lines, charges, refunds,
-		rollup_customers, rollup_invoices, rollup_charges, rollup_refunds`); err != nil {
+		rollup_customers, rollup_invoices, rollup_charges, rollup_refunds, rollup_open_invoices`); err != nil {
 		return sum, fmt.Errorf("store: seed: analyze: %w", err)
 	}
 	sum.Took["analyze"] = time.Since(start)
