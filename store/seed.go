@@ -94,7 +94,10 @@ func CheckSeedCounts(o SeedOptions) error {
 }
 
 // Seed generates and stores the objects o asks for, then compacts the
-// rollups and runs ANALYZE on the mirror tables.
+// rollups and runs VACUUM (ANALYZE) on the mirror tables: the statistics
+// let the planner choose the lists' indexes, and the visibility map lets
+// the totals' index-only scans skip the table, as they do on a mirror that
+// autovacuum has kept for a while.
 func (s *Store) Seed(ctx context.Context, o SeedOptions) (SeedSummary, error) {
 	sum := SeedSummary{Took: map[string]time.Duration{}, IndexTook: map[string]time.Duration{}}
 	if err := CheckSeedCounts(o); err != nil {
@@ -196,11 +199,11 @@ SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM invoices),
 	}
 	sum.Took["rollups"] = time.Since(start)
 	start = time.Now()
-	if _, err := s.db.ExecContext(ctx, `ANALYZE customers, invoices, invoice_lines, charges, refunds,
+	if _, err := s.db.ExecContext(ctx, `VACUUM (ANALYZE) customers, invoices, invoice_lines, charges, refunds,
 		rollup_customers, rollup_invoices, rollup_charges, rollup_refunds, rollup_open_invoices`); err != nil {
-		return sum, fmt.Errorf("store: seed: analyze: %w", err)
+		return sum, fmt.Errorf("store: seed: vacuum: %w", err)
 	}
-	sum.Took["analyze"] = time.Since(start)
+	sum.Took["vacuum"] = time.Since(start)
 	sum.Total = time.Since(began)
 	return sum, nil
 }

@@ -17,7 +17,7 @@ Fills the mirror (DATABASE_URL) with made-up, internally consistent
 customers, invoices with their lines, charges and refunds, spread over the
 last two years, for demos and benchmarks. The same --seed and counts give
 the same objects. Rows are written with COPY in one transaction, so an
-interrupted seed leaves nothing behind; the tables are analyzed after.
+interrupted seed leaves nothing behind; the tables are vacuumed and analyzed after.
 
 Livemode follows STRIPE_LIVE_MODE, like the rest of paydesk. No Stripe key
 is needed: nothing is sent to Stripe.
@@ -103,7 +103,7 @@ func runSeed(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintf(env.stdout, "  %-13s %9d  %8s (indexes %s)\n", row.name, row.n,
 			sum.Took[row.name].Round(time.Millisecond), sum.IndexTook[row.name].Round(time.Millisecond))
 	}
-	fmt.Fprintf(env.stdout, "  %-13s %9s  %8s\n", "analyze", "", sum.Took["analyze"].Round(time.Millisecond))
+	fmt.Fprintf(env.stdout, "  %-13s %9s  %8s\n", "vacuum", "", sum.Took["vacuum"].Round(time.Millisecond))
 	fmt.Fprintf(env.stdout, "seeded in %s\n", sum.Total.Round(time.Millisecond))
 	return nil
 }
