@@ -3,8 +3,10 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/lib/pq"
@@ -172,23 +174,19 @@ func (s *Store) summary(ctx context.Context, days []time.Time, now time.Time, ro
 		return c
 	}
 
-	// Days that are midnights of the rollup zone are summed from the
-	// rollups (rollup.go); others from the rows.
+	// The three reads are independent: outside a transaction they run at
+	// once, each on its own connection, so the page waits for the slowest
+	// rather than for their sum.
 	var charges []overviewCharge
 	var refunds []overviewRefund
-	var ok bool
-	var err error
-	if rollups {
-		charges, ok, err = s.rollupOverviewCharges(ctx, bounds)
-	}
+	var invoices []overviewInvoice
+	err := s.concurrently(
+		func() (err error) { charges, err = s.summaryCharges(ctx, bounds, from, to, rollups); return err },
+		func() (err error) { refunds, err = s.summaryRefunds(ctx, bounds, from, to, rollups); return err },
+		func() (err error) { invoices, err = s.summaryInvoices(ctx, now, rollups); return err },
+	)
 	if err != nil {
-		return Summary{}, fmt.Errorf("store: summary: charges: %w", err)
-	}
-	if !ok {
-		charges = nil
-		if err := sqlxSelect(ctx, s, &charges, overviewChargesSQL, pq.Array(bounds), from, to); err != nil {
-			return Summary{}, fmt.Errorf("store: summary: charges: %w", err)
-		}
+		return Summary{}, err
 	}
 	for _, r := range charges {
 		c := get(r.Currency)
@@ -204,41 +202,8 @@ func (s *Store) summary(ctx context.Context, days []time.Time, now time.Time, ro
 			c.FailedPayments += r.N
 		}
 	}
-
-	if rollups {
-		refunds, ok, err = s.rollupOverviewRefunds(ctx, []string{bounds[0], bounds[len(bounds)-1]})
-	}
-	if err != nil {
-		return Summary{}, fmt.Errorf("store: summary: refunds: %w", err)
-	}
-	if !ok {
-		refunds = nil
-		if err := sqlxSelect(ctx, s, &refunds, overviewRefundsSQL, from, to); err != nil {
-			return Summary{}, fmt.Errorf("store: summary: refunds: %w", err)
-		}
-	}
 	for _, r := range refunds {
 		get(r.Currency).Refunds += r.Amount
-	}
-
-	var invoices []overviewInvoice
-	// Open invoices from their rollup (rollup.go) unless it is unusable.
-	ok = false
-	if rollups {
-		var figures []openInvoiceFigure
-		figures, ok, err = s.openInvoiceFigures(ctx, "", &now)
-		if err != nil {
-			return Summary{}, fmt.Errorf("store: summary: invoices: %w", err)
-		}
-		for _, f := range figures {
-			invoices = append(invoices, overviewInvoice{f.Currency, f.OpenRemaining, f.OpenCount, f.PastDueRemaining, f.PastDueCount})
-		}
-	}
-	if !ok {
-		invoices = nil
-		if err := sqlxSelect(ctx, s, &invoices, overviewInvoicesSQL, now); err != nil {
-			return Summary{}, fmt.Errorf("store: summary: invoices: %w", err)
-		}
 	}
 	for _, r := range invoices {
 		c := get(r.Currency)
@@ -255,6 +220,87 @@ func (s *Store) summary(ctx context.Context, days []time.Time, now time.Time, ro
 		return cmp.Or(cmp.Compare(b.Gross, a.Gross), cmp.Compare(a.Currency, b.Currency))
 	})
 	return sum, nil
+}
+
+// concurrently runs reads, at once on the pool's connections, or one
+// after the other inside a transaction (one connection); it returns their
+// errors joined.
+func (s *Store) concurrently(reads ...func() error) error {
+	errs := make([]error, len(reads))
+	if s.tx != nil {
+		for i, read := range reads {
+			errs[i] = read()
+		}
+		return errors.Join(errs...)
+	}
+	var wg sync.WaitGroup
+	for i, read := range reads {
+		wg.Go(func() { errs[i] = read() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// summaryCharges reads the period's succeeded and failed charges: days
+// that are midnights of the rollup zone from the rollup (rollup.go),
+// others, or every day when rollups is false, from the rows.
+func (s *Store) summaryCharges(ctx context.Context, bounds []string, from, to time.Time, rollups bool) ([]overviewCharge, error) {
+	if rollups {
+		charges, ok, err := s.rollupOverviewCharges(ctx, bounds)
+		if err != nil {
+			return nil, fmt.Errorf("store: summary: charges: %w", err)
+		}
+		if ok {
+			return charges, nil
+		}
+	}
+	var charges []overviewCharge
+	if err := sqlxSelect(ctx, s, &charges, overviewChargesSQL, pq.Array(bounds), from, to); err != nil {
+		return nil, fmt.Errorf("store: summary: charges: %w", err)
+	}
+	return charges, nil
+}
+
+// summaryRefunds reads the period's succeeded refunds, from the rollup
+// when the bounds allow, as summaryCharges.
+func (s *Store) summaryRefunds(ctx context.Context, bounds []string, from, to time.Time, rollups bool) ([]overviewRefund, error) {
+	if rollups {
+		refunds, ok, err := s.rollupOverviewRefunds(ctx, []string{bounds[0], bounds[len(bounds)-1]})
+		if err != nil {
+			return nil, fmt.Errorf("store: summary: refunds: %w", err)
+		}
+		if ok {
+			return refunds, nil
+		}
+	}
+	var refunds []overviewRefund
+	if err := sqlxSelect(ctx, s, &refunds, overviewRefundsSQL, from, to); err != nil {
+		return nil, fmt.Errorf("store: summary: refunds: %w", err)
+	}
+	return refunds, nil
+}
+
+// summaryInvoices reads the open and past-due invoices at now, from their
+// rollup (rollup.go) unless it is unusable or rollups is false.
+func (s *Store) summaryInvoices(ctx context.Context, now time.Time, rollups bool) ([]overviewInvoice, error) {
+	if rollups {
+		figures, ok, err := s.openInvoiceFigures(ctx, "", &now)
+		if err != nil {
+			return nil, fmt.Errorf("store: summary: invoices: %w", err)
+		}
+		if ok {
+			invoices := make([]overviewInvoice, 0, len(figures))
+			for _, f := range figures {
+				invoices = append(invoices, overviewInvoice{f.Currency, f.OpenRemaining, f.OpenCount, f.PastDueRemaining, f.PastDueCount})
+			}
+			return invoices, nil
+		}
+	}
+	var invoices []overviewInvoice
+	if err := sqlxSelect(ctx, s, &invoices, overviewInvoicesSQL, now); err != nil {
+		return nil, fmt.Errorf("store: summary: invoices: %w", err)
+	}
+	return invoices, nil
 }
 
 // Activity is one recently created charge, refund or invoice.

@@ -301,11 +301,16 @@ FROM (SELECT coalesce((SELECT bool_and((b AT TIME ZONE zone)::time = '00:00')
              (SELECT array_agg((b AT TIME ZONE zone)::date ORDER BY i)
               FROM rollup_zone, unnest($1::timestamptz[]) WITH ORDINALITY AS u(b, i)) AS dates) a`
 
-// Succeeded and failed charges per currency, status and day bucket, from
-// the rollup: the rollup form of overviewChargesSQL.
+// Succeeded charges per currency and day bucket, and failed ones per
+// currency alone (day 0: the overview only counts them), from the rollup:
+// the rollup form of overviewChargesSQL. Not splitting failed charges by
+// day halves the rows a long period sends (12 months of six currencies:
+// about 2,200 instead of 4,300), and their reading in Go.
 const overviewChargesRollupSQL = rollupDays + `
 LEFT JOIN LATERAL (
-    SELECT currency, status, width_bucket(day, a.dates) AS day, sum(amount)::bigint AS amount, sum(n)::bigint AS n
+    SELECT currency, status,
+           CASE WHEN status = 'succeeded' THEN width_bucket(day, a.dates) ELSE 0 END AS day,
+           sum(amount)::bigint AS amount, sum(n)::bigint AS n
     FROM rollup_charges
     WHERE a.aligned AND day >= a.dates[1] AND day < a.dates[cardinality(a.dates)]
       AND status IN ('succeeded', 'failed')
