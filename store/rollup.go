@@ -41,6 +41,10 @@ type rollupSpec struct {
 	// depends on the clock, is read from the open-invoice rollup instead
 	// (pastDueTotals).
 	statuses map[string]string
+	// monthly, when set, is the rollup's monthly level (migration 00009):
+	// the same columns with month (its first day) for day, holding the
+	// sum of each month's daily rows.
+	monthly string
 }
 
 // listRollups gives each list's rollup.
@@ -61,7 +65,8 @@ var listRollups = map[*listSpec]*rollupSpec{
 		},
 	},
 	chargeList: {
-		table: "rollup_charges",
+		table:   "rollup_charges",
+		monthly: "rollup_charges_monthly",
 		statuses: map[string]string{
 			"":                   "true",
 			"succeeded":          "status = 'succeeded'",
@@ -90,6 +95,26 @@ var listRollups = map[*listSpec]*rollupSpec{
 const rollupAligned = `(SELECT ($1::timestamptz IS NULL OR ($1::timestamptz AT TIME ZONE zone)::time = '00:00')
         AND ($2::timestamptz IS NULL OR ($2::timestamptz AT TIME ZONE zone)::time = '00:00')
     FROM rollup_zone)`
+
+// rollupMonthsWith splits the created bounds $1 and $2 (each NULL when
+// open) into the days read from a daily rollup, [f, mf) and [mt, t), and
+// the whole months read from its monthly level, [mf, mt): f and t are the
+// bounds as dates of the stored zone (infinite when open), mf the first
+// month start at or after f, mt the last month start at or before t. When
+// no whole month lies between them, mf = mt = t: every day is read from
+// the daily rollup and no month. (Bounds that are not midnights of the
+// zone never get here: rollupAligned stops the reads.)
+const rollupMonthsWith = `
+WITH b AS MATERIALIZED (
+    SELECT coalesce(f, '-infinity') AS f, coalesce(t, 'infinity') AS t,
+           CASE WHEN f IS NULL THEN '-infinity'
+                ELSE (date_trunc('month', (f - 1)::timestamp) + interval '1 month')::date END AS mf,
+           CASE WHEN t IS NULL THEN 'infinity' ELSE date_trunc('month', t::timestamp)::date END AS mt
+    FROM (SELECT (SELECT ($1::timestamptz AT TIME ZONE zone)::date FROM rollup_zone) AS f,
+                 (SELECT ($2::timestamptz AT TIME ZONE zone)::date FROM rollup_zone) AS t) z),
+w AS MATERIALIZED (
+    SELECT f, t, CASE WHEN mf < mt THEN mf ELSE t END AS mf, CASE WHEN mf < mt THEN mt ELSE t END AS mt
+    FROM b)`
 
 // rollupTotals answers sp's totals for f from its rollup. ok is false when
 // the rollup cannot answer f exactly (a filter it has no columns for, or
@@ -128,11 +153,24 @@ func (s *Store) rollupTotals(ctx context.Context, sp *listSpec, f ListFilter) (o
 	if f.Currency != "" {
 		c.add("currency = ?", f.Currency)
 	}
-	if from != nil {
-		c.add("day >= ($1::timestamptz AT TIME ZONE (SELECT zone FROM rollup_zone))::date")
-	}
-	if to != nil {
-		c.add("day < ($2::timestamptz AT TIME ZONE (SELECT zone FROM rollup_zone))::date")
+	var source string
+	if r.monthly != "" {
+		// The whole months between the bounds from the monthly level, the
+		// days before the first and after the last from the daily one.
+		source = `(SELECT currency, n, amount FROM ` + r.table + c.where() + `
+          AND ((day >= (SELECT f FROM w) AND day < (SELECT mf FROM w))
+            OR (day >= (SELECT mt FROM w) AND day < (SELECT t FROM w)))
+        UNION ALL
+        SELECT currency, n, amount FROM ` + r.monthly + c.where() + `
+          AND month >= (SELECT mf FROM w) AND month < (SELECT mt FROM w)) u`
+	} else {
+		if from != nil {
+			c.add("day >= ($1::timestamptz AT TIME ZONE (SELECT zone FROM rollup_zone))::date")
+		}
+		if to != nil {
+			c.add("day < ($2::timestamptz AT TIME ZONE (SELECT zone FROM rollup_zone))::date")
+		}
+		source = r.table + c.where()
 	}
 	// The zone is a scalar subquery, read once, in the statement's
 	// snapshot; the planner then knows the outer side is one row (a join
@@ -144,10 +182,13 @@ SELECT a.aligned, t.currency, t.count, t.amount
 FROM (SELECT coalesce(` + rollupAligned + `, false) AS aligned) a
 LEFT JOIN (
     SELECT currency, sum(n)::bigint AS count, sum(amount)::bigint AS amount
-    FROM ` + r.table + c.where() + `
+    FROM ` + source + `
     GROUP BY currency
     HAVING sum(n) <> 0) t ON true
 ORDER BY t.count DESC, t.currency`
+	if r.monthly != "" {
+		q = rollupMonthsWith + q
+	}
 	rows, err := s.q.QueryContext(ctx, q, c.args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: totals of %s from the rollup: %w", sp.name, err)
@@ -405,6 +446,15 @@ var rollupRebuildSQL = []string{
 SELECT (created AT TIME ZONE $1)::date, currency, status, refunded, amount_refunded > 0 AND NOT refunded,
        disputed, count(*), sum(amount)
 FROM charges GROUP BY 1, 2, 3, 4, 5, 6`,
+	// The triggers on rollup_charges have kept its monthly level equal to
+	// it through the two statements above; rebuilt too, so that it holds
+	// one row per key rather than the old zone's rows and their negations.
+	`DELETE FROM rollup_charges_monthly`,
+	`INSERT INTO rollup_charges_monthly (month, currency, status, refunded, partially_refunded, disputed, n, amount)
+SELECT date_trunc('month', day::timestamp)::date, currency, status, refunded, partially_refunded, disputed,
+       sum(n), sum(amount)
+FROM rollup_charges GROUP BY 1, 2, 3, 4, 5, 6
+HAVING sum(n) <> 0 OR sum(amount) <> 0`,
 	`DELETE FROM rollup_refunds`,
 	`INSERT INTO rollup_refunds (day, currency, status, n, amount)
 SELECT (created AT TIME ZONE $1)::date, currency, status, count(*), sum(amount)
@@ -492,6 +542,8 @@ var rollupTables = []struct {
 	sums        []string
 }{
 	{"rollup_charges", "day, currency, status, refunded, partially_refunded, disputed", []string{"n", "amount"}},
+	// After rollup_charges: merging its rows adds deltas here.
+	{"rollup_charges_monthly", "month, currency, status, refunded, partially_refunded, disputed", []string{"n", "amount"}},
 	{"rollup_refunds", "day, currency, status", []string{"n", "amount"}},
 	{"rollup_invoices", "day, currency, status, deleted", []string{"n", "amount"}},
 	{"rollup_customers", "day, currency, deleted", []string{"n", "amount"}},
