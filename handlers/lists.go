@@ -382,11 +382,19 @@ func showList[T any](s *Server, w http.ResponseWriter, r *http.Request, def *lis
 		return
 	}
 	tr := <-totalsDone
+	withheld := ""
+	if errors.Is(tr.err, store.ErrSearchTooBroad) {
+		withheld = fmt.Sprintf("More than %s %s match this search, too many to add up here. Narrow the search, "+
+			"or use the status, currency and date filters, whose totals have no limit; the CSV export has every row.",
+			formatCount(store.SearchTotalsLimit), def.nouns)
+		tr.err = nil
+	}
 	if tr.err != nil {
 		listError(s, w, r, def, form, tr.err, page, render)
 		return
 	}
 	c := s.chrome(def, form, &store.ListPage[struct{}]{Next: rows.Next, Prev: rows.Prev}, tr.totals)
+	c.TotalsWithheld = withheld
 	if f.After != nil || f.Before != nil {
 		c.FirstURL = listURL(def.path, stateValues(form))
 	}

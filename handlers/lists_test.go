@@ -292,3 +292,27 @@ func TestChargesCSVExport(t *testing.T) {
 		t.Errorf("empty export: %d %v %v", rec.Code, records, err)
 	}
 }
+
+// A search matching more rows than the store adds up shows its rows and
+// says why it shows no totals; a narrower search shows them.
+func TestListSearchTooBroadForTotals(t *testing.T) {
+	e := newListEnv(t)
+	e.st.DB().MustExecContext(context.Background(), `
+INSERT INTO charges (id, livemode, amount, currency, status, billing_name, created, data, version)
+SELECT 'ch_broad_' || i, false, 100, 'usd', 'succeeded', 'Broad Search', now() - i * interval '1 minute', '{}', 1
+FROM generate_series(1, $1::int) AS i`, store.SearchTotalsLimit+1)
+	doc := e.page("/charges?q=broad", http.StatusOK)
+	if n := len(rowIDs(doc)); n != store.DefaultListLimit {
+		t.Errorf("%d rows, want a full page", n)
+	}
+	if note := doc.Find(`[data-testid="totals-withheld"]`).Text(); !strings.Contains(note, "More than 5,000 charges match this search") {
+		t.Errorf("withheld totals note %q", note)
+	}
+	if doc.Find(`[data-testid="total"]`).Length() != 0 {
+		t.Error("totals shown for a search past the limit")
+	}
+	doc = e.page("/charges?q=ann", http.StatusOK)
+	if doc.Find(`[data-testid="totals-withheld"]`).Length() != 0 || totals(doc)["USD"] != "USD 1 charge $1,234.56" {
+		t.Errorf("a narrow search lost its totals: %v", totals(doc))
+	}
+}

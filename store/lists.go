@@ -557,7 +557,43 @@ func (s *Store) totals(ctx context.Context, sp *listSpec, f ListFilter) ([]Curre
 	if out, ok, err := s.rollupTotals(ctx, sp, f); err != nil || ok {
 		return out, err
 	}
+	if strings.TrimSpace(f.Query) != "" {
+		return s.searchTotals(ctx, sp, c)
+	}
 	return s.rawTotals(ctx, sp, c)
+}
+
+// SearchTotalsLimit is the most rows a search's totals add up. A text
+// search can match a large, scattered part of a table ("gmail" in a
+// million charges), whose rows must each be read from the table for their
+// amounts; that costs seconds, not milliseconds. Past the limit the totals
+// are withheld rather than estimated: the page says so, and the filters
+// (status, currency, dates), whose totals come from the rollups, and the
+// CSV export still give exact figures of any size.
+const SearchTotalsLimit = 5000
+
+// ErrSearchTooBroad is what the totals of a search matching more than
+// SearchTotalsLimit rows return.
+var ErrSearchTooBroad = fmt.Errorf("store: the search matches more than %d rows; its totals are not added up", SearchTotalsLimit)
+
+// searchTotals is rawTotals for a search: it reads at most one row past
+// SearchTotalsLimit, and returns ErrSearchTooBroad when that row exists.
+func (s *Store) searchTotals(ctx context.Context, sp *listSpec, c *conds) ([]CurrencyTotal, error) {
+	var out []CurrencyTotal
+	q := "SELECT currency, count(*) AS count, coalesce(sum(amount), 0)::bigint AS amount FROM (SELECT " +
+		sp.currency + " AS currency, " + sp.amount + " AS amount FROM " + sp.table + c.where() +
+		" LIMIT " + strconv.Itoa(SearchTotalsLimit+1) + ") matched GROUP BY 1 ORDER BY 2 DESC, 1"
+	if err := sqlxSelect(ctx, s, &out, q, c.args...); err != nil {
+		return nil, fmt.Errorf("store: totals of %s: %w", sp.name, err)
+	}
+	var n int64
+	for _, t := range out {
+		n += t.Count
+	}
+	if n > SearchTotalsLimit {
+		return nil, ErrSearchTooBroad
+	}
+	return out, nil
 }
 
 // rawTotals aggregates the rows that c selects.

@@ -420,3 +420,39 @@ VALUES ($1, false, $2, $3, 'usd', $4, nullif($5, ''), $6, '{}', 1)`, r.id, r.cha
 		t.Errorf("refund row %+v %v", r, err)
 	}
 }
+
+// A search's totals are exact up to SearchTotalsLimit matching rows and
+// withheld, never estimated, past it; a filter without a search has no
+// limit.
+func TestSearchTotalsLimit(t *testing.T) {
+	st := storetest.New(t)
+	add := func(from, to int) {
+		st.DB().MustExecContext(ctx, `
+INSERT INTO charges (id, livemode, amount, currency, status, billing_name, created, data, version)
+SELECT 'ch_many_' || i, false, 1000 + i, CASE WHEN i % 2 = 0 THEN 'usd' ELSE 'jpy' END, 'succeeded',
+       'Ann Many ' || i, $3::timestamptz + i * interval '1 second', '{}', 1
+FROM generate_series($1::int, $2::int) AS i`, from, to, listBase)
+	}
+	add(1, store.SearchTotalsLimit)
+	got, err := st.ChargeTotals(ctx, store.ListFilter{Query: "ann many"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// i from 1 to 5000: usd takes the even i, jpy the odd ones.
+	n := int64(store.SearchTotalsLimit)
+	want := []store.CurrencyTotal{
+		{Currency: "jpy", Count: n / 2, Amount: 1000*(n/2) + (n/2)*(n/2)},
+		{Currency: "usd", Count: n / 2, Amount: 1000*(n/2) + (n/2)*(n/2+1)},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("totals of %d matches: got %+v, want %+v", n, got, want)
+	}
+	add(store.SearchTotalsLimit+1, store.SearchTotalsLimit+1)
+	if got, err := st.ChargeTotals(ctx, store.ListFilter{Query: "ann many"}); !errors.Is(err, store.ErrSearchTooBroad) {
+		t.Fatalf("totals of %d matches: %+v, %v; want ErrSearchTooBroad", n+1, got, err)
+	}
+	got, err = st.ChargeTotals(ctx, store.ListFilter{Status: "succeeded"})
+	if err != nil || len(got) != 2 || got[0].Count+got[1].Count != n+1 {
+		t.Fatalf("totals without a search: %+v, %v", got, err)
+	}
+}

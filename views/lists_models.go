@@ -41,6 +41,9 @@ type ListChrome struct {
 	Filter  ListFilterForm
 	Tabs    []ListTab
 	Totals  []ListTotal
+	// TotalsWithheld explains why no totals are shown (a search matching
+	// too many rows); "" when Totals are the figures.
+	TotalsWithheld string
 	Sorts   map[string]SortHeader
 	NextURL string // "" when there is no next page
 	PrevURL string
