@@ -36,17 +36,17 @@ type SortHeader struct {
 // ListChrome is what every list page has around its table: the filter
 // form, tabs, totals, sort links, paging links and the CSV export link.
 type ListChrome struct {
-	Path    string // "/charges"
-	Name    string // "charges", for ids and test ids
-	Filter  ListFilterForm
-	Tabs    []ListTab
-	Totals  []ListTotal
+	Path   string // "/charges"
+	Name   string // "charges", for ids and test ids
+	Filter ListFilterForm
+	Tabs   []ListTab
+	Totals []ListTotal
 	// TotalsWithheld explains why no totals are shown (a search matching
 	// too many rows); "" when Totals are the figures.
 	TotalsWithheld string
-	Sorts   map[string]SortHeader
-	NextURL string // "" when there is no next page
-	PrevURL string
+	Sorts          map[string]SortHeader
+	NextURL        string // "" when there is no next page
+	PrevURL        string
 	// FirstURL leads back to the first page; set when not on it.
 	FirstURL string
 	CSVURL   string
