@@ -510,14 +510,11 @@ func (s *Server) refundsView(p views.Page, c views.ListChrome, rows []store.Refu
 	return views.RefundsPage(p, d)
 }
 
-// detailURL is the detail page of the object id under path ("/charges").
-func detailURL(path, id string) string { return path + "/" + url.PathEscape(id) }
-
 // listDay shows t's day in the display time zone.
 func (s *Server) listDay(t time.Time) string { return t.In(s.loc).Format(time.DateOnly) }
 
 func (s *Server) customerRowView(c store.Customer) views.CustomerRow {
-	row := views.CustomerRow{ID: c.ID, URL: detailURL("/customers", c.ID), RowURL: detailURL("/customers", c.ID) + "/row",
+	row := views.CustomerRow{ID: c.ID, URL: objectURL("customers", c.ID), RowURL: objectURL("customers", c.ID) + "/row",
 		Name: deref(c.Name), Email: deref(c.Email), Created: s.formatTime(c.Created), Deleted: c.Deleted}
 	if c.Currency != nil && *c.Currency != "" {
 		row.Currency = money.Code(*c.Currency)
@@ -530,7 +527,7 @@ func (s *Server) customerRowView(c store.Customer) views.CustomerRow {
 
 func (s *Server) invoiceRowView(i store.Invoice, now time.Time) views.InvoiceRow {
 	status := deref(i.Status)
-	row := views.InvoiceRow{ID: i.ID, URL: detailURL("/invoices", i.ID), RowURL: detailURL("/invoices", i.ID) + "/row",
+	row := views.InvoiceRow{ID: i.ID, URL: objectURL("invoices", i.ID), RowURL: objectURL("invoices", i.ID) + "/row",
 		Number: deref(i.Number), CustomerName: deref(i.CustomerName), CustomerEmail: deref(i.CustomerEmail),
 		Status: status, StatusClass: "badge-" + status, Total: money.Format(i.Total, i.Currency),
 		AmountDue: money.Format(i.AmountDue, i.Currency), Created: s.formatTime(i.Created)}
@@ -547,7 +544,7 @@ func (s *Server) invoiceRowView(i store.Invoice, now time.Time) views.InvoiceRow
 }
 
 func (s *Server) chargeRowView(c store.Charge) views.ChargeRow {
-	row := views.ChargeRow{ID: c.ID, URL: detailURL("/charges", c.ID), RowURL: detailURL("/charges", c.ID) + "/row",
+	row := views.ChargeRow{ID: c.ID, URL: objectURL("charges", c.ID), RowURL: objectURL("charges", c.ID) + "/row",
 		Amount: money.Format(c.Amount, c.Currency), Status: c.Status, StatusClass: "badge-" + c.Status,
 		Customer: cmpOr(deref(c.BillingName), deref(c.Customer)), ReceiptEmail: deref(c.ReceiptEmail), Created: s.formatTime(c.Created)}
 	switch {
@@ -567,11 +564,11 @@ func (s *Server) chargeRowView(c store.Charge) views.ChargeRow {
 
 func (s *Server) refundRowView(r store.Refund) views.RefundRow {
 	status := deref(r.Status)
-	row := views.RefundRow{ID: r.ID, URL: detailURL("/refunds", r.ID), RowURL: detailURL("/refunds", r.ID) + "/row",
+	row := views.RefundRow{ID: r.ID, URL: objectURL("refunds", r.ID), RowURL: objectURL("refunds", r.ID) + "/row",
 		Amount: money.Format(r.Amount, r.Currency), Status: status, StatusClass: "badge-" + status,
 		Reason: statusLabel(deref(r.Reason)), Charge: deref(r.Charge), Created: s.formatTime(r.Created)}
 	if r.Charge != nil {
-		row.ChargeURL = detailURL("/charges", *r.Charge)
+		row.ChargeURL = objectURL("charges", *r.Charge)
 	}
 	return row
 }
