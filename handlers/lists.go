@@ -321,7 +321,7 @@ func (s *Server) chrome(def *listDef, form views.ListFilterForm, page *store.Lis
 		if t.Currency != "" {
 			amount = money.Format(t.Amount, t.Currency)
 		}
-		c.Totals = append(c.Totals, views.ListTotal{Currency: code, Count: formatCount(t.Count) + " " + noun, Amount: amount})
+		c.Totals = append(c.Totals, views.ListTotal{Currency: code, Count: views.FormatCount(t.Count) + " " + noun, Amount: amount})
 	}
 	return c
 }
@@ -331,19 +331,6 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// formatCount writes n with thousands separators.
-func formatCount(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // showList serves a list page: it parses the filter, reads the page and the
@@ -386,7 +373,7 @@ func showList[T any](s *Server, w http.ResponseWriter, r *http.Request, def *lis
 	if errors.Is(tr.err, store.ErrSearchTooBroad) {
 		withheld = fmt.Sprintf("More than %s %s match this search, too many to add up here. Narrow the search, "+
 			"or use the status, currency and date filters, whose totals have no limit; the CSV export has every row.",
-			formatCount(store.SearchTotalsLimit), def.nouns)
+			views.FormatCount(store.SearchTotalsLimit), def.nouns)
 		tr.err = nil
 	}
 	if tr.err != nil {

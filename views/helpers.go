@@ -36,8 +36,8 @@ func modeClass(live bool) string {
 	return "mode-test"
 }
 
-// formatCount writes n with thousands separators: 1234567 -> "1,234,567".
-func formatCount(n int64) string {
+// FormatCount writes n with thousands separators: 1234567 -> "1,234,567".
+func FormatCount(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	sign := ""
 	if n < 0 {

@@ -227,7 +227,7 @@ func badgeCount(n int64, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return formatCount(n) + " " + many
+	return FormatCount(n) + " " + many
 }
 
 var _ = templruntime.GeneratedTemplate
