@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"paydesk/handlers"
 	"paydesk/store"
 	"paydesk/store/storetest"
@@ -108,6 +110,21 @@ func (e *staffEnv) mustLogin(role store.Role) *http.Cookie {
 		e.t.Fatalf("login as %s: %d %s", role, rec.Code, rec.Body)
 	}
 	return c
+}
+
+// parsedPage fetches path with cookie and parses it, failing unless it
+// answers want.
+func (e *staffEnv) parsedPage(cookie *http.Cookie, path string, want int) *goquery.Document {
+	e.t.Helper()
+	rec := e.do(http.MethodGet, path, nil, cookie)
+	if rec.Code != want {
+		e.t.Fatalf("GET %s: %d, want %d\n%s", path, rec.Code, want, rec.Body)
+	}
+	doc, err := goquery.NewDocumentFromReader(rec.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return doc
 }
 
 func (e *staffEnv) auditCount(action string) int {

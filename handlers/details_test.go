@@ -40,15 +40,7 @@ func newDetailEnv(t *testing.T) *detailEnv {
 // answers want.
 func (e *detailEnv) page(path string, want int) *goquery.Document {
 	e.t.Helper()
-	rec := e.do(http.MethodGet, path, nil, e.cookie)
-	if rec.Code != want {
-		e.t.Fatalf("GET %s: %d, want %d: %s", path, rec.Code, want, rec.Body)
-	}
-	doc, err := goquery.NewDocumentFromReader(rec.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return doc
+	return e.parsedPage(e.cookie, path, want)
 }
 
 func (e *detailEnv) upsert(rows ...any) {

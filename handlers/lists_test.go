@@ -61,15 +61,7 @@ VALUES ('re_1', false, 'ch_4', 200, 'usd', 'succeeded', 'requested_by_customer',
 
 func (e *listEnv) page(path string, want int) *goquery.Document {
 	e.t.Helper()
-	rec := e.do(http.MethodGet, path, nil, e.cookie)
-	if rec.Code != want {
-		e.t.Fatalf("GET %s: %d, want %d\n%s", path, rec.Code, want, rec.Body)
-	}
-	doc, err := goquery.NewDocumentFromReader(rec.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return doc
+	return e.parsedPage(e.cookie, path, want)
 }
 
 func rowIDs(doc *goquery.Document) []string {
