@@ -30,7 +30,6 @@ type Staff interface {
 	ClearLoginFailures(ctx context.Context, email string) error
 	AuditEntries(ctx context.Context, f store.AuditFilter) ([]store.AuditRow, error)
 	RecordAudit(ctx context.Context, e store.AuditEntry) error
-	Overview(ctx context.Context) (store.Overview, error)
 }
 
 // HTTPS says whether paydesk is reached over https, which decides the
