@@ -50,6 +50,11 @@ type Options struct {
 	// Settings are extra server settings, each "name=value" (passed as
 	// -c name=value), e.g. "shared_buffers=1GB" for benchmarks.
 	Settings []string
+	// TakeOver first stops a server already running on Dir: one left
+	// behind by a process killed before it could stop it (the demo, whose
+	// caller holds a lock on the folder, knows no live process owns it).
+	// Without it, Start fails when Dir's server is running.
+	TakeOver bool
 }
 
 // URL returns a connection URL for database name as the superuser
@@ -86,6 +91,11 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if _, err := os.Stat(filepath.Join(c.Dir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		if err := c.run(ctx, "initdb", "-D", c.Dir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"); err != nil {
 			return nil, err
+		}
+	}
+	if o.TakeOver && c.Running(ctx) {
+		if err := c.Stop(); err != nil {
+			return nil, fmt.Errorf("pgcluster: stop the server left running on %s: %w", c.Dir, err)
 		}
 	}
 	logFile := o.Log
