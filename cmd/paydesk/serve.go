@@ -49,11 +49,30 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if *addr != "" {
 		cfg.Addr = *addr
 	}
+	return serve(ctx, env, cfg, serveOptions{workers: *workers, stripeRate: *rate})
+}
+
+// serveOptions are what serve takes besides the configuration.
+type serveOptions struct {
+	workers    int     // event workers in this process (0 = receive only)
+	stripeRate float64 // Stripe requests per second; < 0 picks the mode's limit
+	// demoNotice, when set, is shown on every page (paydesk demo).
+	demoNotice string
+	// ready, when set, is called once the server accepts requests, with
+	// the address it listens on. It runs on serve's goroutine, so it must
+	// return promptly and leave longer work to a goroutine of its own.
+	ready func(addr net.Addr)
+}
+
+// serve is paydesk serve once its flags and configuration are read: the
+// HTTP server, the webhook intake and the event workers, until ctx ends.
+// paydesk demo runs it too.
+func serve(ctx context.Context, env *environment, cfg config, o serveOptions) error {
 	if err := cfg.needDatabase(); err != nil {
 		return err
 	}
 	// The workers re-fetch objects through the API.
-	api, st, err := connect(ctx, cfg, *rate)
+	api, st, err := connect(ctx, cfg, o.stripeRate)
 	if err != nil {
 		return err
 	}
@@ -109,6 +128,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 			SessionSecret: sessionSecret, IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionMax,
 			HTTPS: map[string]handlers.HTTPS{"auto": handlers.HTTPSAuto, "on": handlers.HTTPSOn, "off": handlers.HTTPSOff}[cfg.HTTPS],
 			Live:  cfg.LiveMode, Location: cfg.Location, Mirror: st, Log: env.log, Changes: changes,
+			DemoNotice: o.demoNotice,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -123,7 +143,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 	var wg sync.WaitGroup
-	for i := range *workers {
+	for i := range o.workers {
 		log := env.log.With("worker", i+1)
 		w := apply.NewWorker(st, api, apply.Options{Feed: feed, Log: log})
 		// Run returns only when workCtx ends: it retries failed batches
@@ -143,7 +163,10 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	if cfg.LiveMode {
 		mode = "live"
 	}
-	env.log.Info("paydesk serve listening", "addr", ln.Addr().String(), "workers", *workers, "mode", mode)
+	env.log.Info("paydesk serve listening", "addr", ln.Addr().String(), "workers", o.workers, "mode", mode)
+	if o.ready != nil {
+		o.ready(ln.Addr())
+	}
 
 	var serveErr error
 	select {
