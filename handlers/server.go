@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"paydesk/store"
+	"paydesk/views"
 )
 
 // Intake stores what the webhook receiver accepts or refuses. It is
@@ -64,6 +65,9 @@ type Config struct {
 	// LiveOptions tunes the live stream and the "behind" badge.
 	LiveOptions LiveOptions
 	Log         *slog.Logger
+	// DemoNotice, when set, is shown as a banner on every page: paydesk
+	// demo says there where Stripe calls go.
+	DemoNotice string
 }
 
 // Server is paydesk's http.Handler.
@@ -83,6 +87,7 @@ type Server struct {
 	handler        http.Handler
 	counters       counters
 	feed           *liveFeed
+	demoNotice     string
 }
 
 // New builds the Server and its route table. It panics when a required
@@ -96,7 +101,8 @@ func New(c Config) *Server {
 	}
 	s := &Server{intake: c.Intake, ready: c.Ready, staff: c.Staff, mirror: c.Mirror, log: c.Log,
 		cookies: newSessionCodec(c.SessionSecret), idle: cmp.Or(c.IdleTimeout, DefaultIdleTimeout),
-		absolute: cmp.Or(c.AbsoluteTimeout, DefaultAbsoluteTimeout), https: c.HTTPS, live: c.Live, loc: c.Location}
+		absolute: cmp.Or(c.AbsoluteTimeout, DefaultAbsoluteTimeout), https: c.HTTPS, live: c.Live, loc: c.Location,
+		demoNotice: c.DemoNotice}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -141,6 +147,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h["Strict-Transport-Security"] = strictTransportSecurity
 	}
 	start := time.Now()
+	if s.demoNotice != "" {
+		r = r.WithContext(views.WithDemoNotice(r.Context(), s.demoNotice))
+	}
 	if r.Method == http.MethodGet {
 		// Pages report their server time (Server-Timing), for browsers'
 		// developer tools and make bench-pages.
