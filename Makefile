@@ -1,15 +1,21 @@
-# paydesk: the two commands are `make run` (arrives with the demo issue) and
-# `make test`. Everything else is a convenience.
+# paydesk: the two commands are `make run` and `make test`. Everything else
+# is a convenience.
 
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/paydesk
 
-.PHONY: build test vet fmt-check generate templ-check bench bench-upsert bench-sync bench-webhooks bench-pages clean
+.PHONY: build run test vet fmt-check generate templ-check bench bench-upsert bench-sync bench-webhooks bench-pages clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/paydesk
+
+# The README's first command: the demo (paydesk demo --help). It keeps its
+# PostgreSQL cluster and session key in .paydesk-demo/; delete it to start
+# over. Ctrl-C stops everything it started.
+run: build
+	./$(BIN) demo
 
 # The README's test command. Needs Go and PostgreSQL's binaries; the test
 # helpers start their own throwaway PostgreSQL and stripe-mock.

@@ -43,6 +43,7 @@ var commands = []command{
 	{"sync", "copy customers, invoices, charges and refunds from Stripe into the mirror", runSync},
 	{"seed", "fill the mirror with made-up, consistent demo data (for demos and benchmarks)", runSeed},
 	{"user", "manage staff accounts: add, set-role, disable, list", runUser},
+	{"demo", "run a ready-to-use demo: private PostgreSQL, stripe-mock, made-up data, an admin (make run)", runDemo},
 	{"version", "print the version", runVersion},
 }
 
