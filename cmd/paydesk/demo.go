@@ -42,7 +42,9 @@ Runs paydesk with nothing to set up, for a first look (make run):
   - with stripe-mock, loads a made-up account (500 customers, 1,500
     invoices, 4,000 charges, 400 refunds over the last 13 months) by
     sending signed events to paydesk's own webhook route, unless the
-    mirror already holds data;
+    mirror already holds data; with a key, copies the account with
+    paydesk sync when the mirror is empty (made-up data never goes into
+    a real account's mirror);
   - makes sure admin@paydesk.demo exists, gives it a new password and
     prints it, then serves like paydesk serve (PAYDESK_ADDR or --addr,
     default :8080).
@@ -130,13 +132,14 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 				env.log.Error("paydesk demo: stopping PostgreSQL failed", "err", err)
 			}
 		}()
+		d.ownCluster = true
 		overrides["DATABASE_URL"] = cluster.URL("postgres")
 		overrides["DATABASE_URL_FILE"] = ""
 	} else {
 		fmt.Fprintln(env.stdout, "Using the database named by DATABASE_URL")
 	}
 
-	notice := "Demo: Stripe calls go to your Stripe account's API with the key you set."
+	notice := "Demo: Stripe calls go to the Stripe account whose key you set."
 	if key, _ := user.stripeKey(); key == "" {
 		fmt.Fprintln(env.stdout, "Starting stripe-mock "+stripemock.Version+" as the Stripe API (the first run builds it)")
 		mock, err := stripemock.Start(ctx)
@@ -174,18 +177,20 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	overrides["STRIPE_WEBHOOK_SECRET"] = strings.Join(secrets, ",")
 	overrides["STRIPE_WEBHOOK_SECRET_FILE"] = ""
 
-	cfg, err := loadConfig(func(name string) string {
+	getenv := func(name string) string {
 		if v, ok := overrides[name]; ok {
 			return v
 		}
 		return env.getenv(name)
-	})
+	}
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return &exitError{2, fmt.Errorf("configuration: %w", err)}
 	}
 	if *addr != "" {
 		cfg.Addr = *addr
 	}
+	d.syncEnv = &environment{getenv: getenv, stdout: env.stdout, stderr: env.stderr, log: env.log}
 
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -199,7 +204,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	if len(applied) > 0 {
 		fmt.Fprintf(env.stdout, "Applied migrations %v\n", applied)
 	}
-	d.st = st
+	d.st, d.livemode = st, cfg.LiveMode
 
 	// The server starts first: the data goes in through its webhook
 	// route. The sign-in is printed once the data is in.
@@ -238,6 +243,9 @@ type demo struct {
 	st            *store.Store
 	mockURL       string // "" when Stripe itself is used
 	webhookSecret string
+	livemode      bool
+	ownCluster    bool         // the demo started PostgreSQL in dir
+	syncEnv       *environment // the demo's settings, for paydesk sync
 }
 
 // prepare loads the made-up account (with stripe-mock only), resets the
@@ -248,9 +256,8 @@ func (d *demo) prepare(ctx context.Context, addr net.Addr) error {
 		if err := d.load(ctx, base); err != nil {
 			return fmt.Errorf("load the demo data: %w", err)
 		}
-	} else {
-		fmt.Fprintln(d.out, "Not loading made-up data into the mirror of a real Stripe account: run paydesk sync with the same\n"+
-			"settings to copy the account, and forward its events with stripe listen (see README.md).")
+	} else if err := d.copyAccount(ctx); err != nil {
+		return fmt.Errorf("copy the Stripe account: %w", err)
 	}
 	password, err := d.resetAdmin(ctx)
 	if err != nil {
@@ -259,6 +266,10 @@ func (d *demo) prepare(ctx context.Context, addr net.Addr) error {
 	stripe := "stripe-mock (a test double; nothing reaches Stripe)"
 	if d.mockURL == "" {
 		stripe = "Stripe, with the key you set"
+	}
+	data := d.dir + " (delete it to start over)"
+	if !d.ownCluster {
+		data = "the database named by DATABASE_URL (" + d.dir + " keeps the session key)"
 	}
 	fmt.Fprintf(d.out, `
 paydesk demo is ready.
@@ -272,8 +283,30 @@ paydesk demo is ready.
   Stripe    %s
 
 Press Ctrl-C to stop.
-`, browserURL(addr), demoAdminEmail, password, d.dir, stripe)
+`, browserURL(addr), demoAdminEmail, password, data, stripe)
 	return nil
+}
+
+// copyAccount copies the Stripe account into the mirror with paydesk sync
+// when the mirror is empty or a sync did not finish (it resumes). Made-up
+// data never goes into the mirror of a real account.
+func (d *demo) copyAccount(ctx context.Context) error {
+	_, err := d.st.RunningSync(ctx, d.livemode)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		rows, err := d.st.RecentActivity(ctx, 1)
+		if err != nil {
+			return err
+		}
+		if len(rows) > 0 {
+			fmt.Fprintln(d.out, "The mirror already holds data: events sent to /webhooks/stripe keep it current (paydesk sync --events catches up)")
+			return nil
+		}
+	case err != nil:
+		return err
+	}
+	fmt.Fprintln(d.out, "Copying the Stripe account into the mirror (paydesk sync)")
+	return runSync(ctx, d.syncEnv, nil)
 }
 
 // browserURL is the address to open: a wildcard listen address becomes

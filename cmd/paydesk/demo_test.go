@@ -24,6 +24,8 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"paydesk/store"
+	"paydesk/store/storetest"
+	"paydesk/stripeapi/stripefake"
 )
 
 // demoRun is a running `paydesk demo`.
@@ -52,6 +54,13 @@ func startDemo(t *testing.T, dataDir string) *demoRun {
 	port := freePort(t)
 	d := &demoRun{cmd: processFor(nil, "demo", "--data", dataDir, "--addr", "127.0.0.1:"+port),
 		base: "http://127.0.0.1:" + port, done: make(chan struct{})}
+	d.start(t)
+	return d
+}
+
+// start starts the process and waits until it prints the sign-in.
+func (d *demoRun) start(t *testing.T) {
+	t.Helper()
 	d.cmd.Stderr = &lockedWriter{mu: &d.mu, w: &d.stderr}
 	pipe, err := d.cmd.StdoutPipe()
 	if err != nil {
@@ -92,7 +101,6 @@ func startDemo(t *testing.T, dataDir string) *demoRun {
 	case <-time.After(90 * time.Second):
 		t.Fatalf("demo printed no sign-in within 90 s:\n%s", d.output())
 	}
-	return d
 }
 
 type lockedWriter struct {
@@ -369,6 +377,60 @@ func TestDemo(t *testing.T) {
 	second.stop(t)
 	if _, err := os.Stat(filepath.Join(pgDir, "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the cluster still runs after the second run stopped (%v)", err)
+	}
+}
+
+// TestDemoWithDatabaseAndKey: with DATABASE_URL and a Stripe key set, the
+// demo starts neither a cluster nor stripe-mock, copies the account with
+// paydesk sync instead of loading made-up data, and says where Stripe
+// calls go.
+func TestDemoWithDatabaseAndKey(t *testing.T) {
+	st, dbURL := storetest.NewWithURL(t)
+	data := stripefake.Generate(templates, stripefake.Dataset{Customers: 30, Invoices: 20, Charges: 40, Refunds: 5, Seed: 21})
+	srv := stripefake.NewServer(data, stripefake.Options{SecretKey: fakeKey})
+	defer srv.Close()
+	dataDir := t.TempDir()
+	port := freePort(t)
+	d := &demoRun{cmd: processFor(map[string]string{"DATABASE_URL": dbURL, "STRIPE_TEST_SECRET_KEY": fakeKey,
+		"STRIPE_API_BASE": srv.URL, "PAYDESK_ADDR": "127.0.0.1:" + port}, "demo", "--data", dataDir),
+		base: "http://127.0.0.1:" + port, done: make(chan struct{})}
+	d.start(t)
+	out := d.output()
+	for _, want := range []string{"Using the database named by DATABASE_URL", "Using Stripe with the key you set",
+		"Copying the Stripe account into the mirror", "Stripe    Stripe, with the key you set", "Data      the database named by DATABASE_URL"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Loading ") || strings.Contains(out, "Starting stripe-mock") {
+		t.Errorf("made-up data or stripe-mock with a key set:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "postgres")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a cluster was made with DATABASE_URL set (%v)", err)
+	}
+	for pid, name := range children(t, d.cmd.Process.Pid) {
+		t.Errorf("with a key set the demo runs %s (pid %d)", name, pid)
+	}
+	var customers int
+	if err := st.DB().Get(&customers, `SELECT count(*) FROM customers`); err != nil {
+		t.Fatal(err)
+	}
+	if customers != 30 {
+		t.Errorf("%d customers synced, want 30", customers)
+	}
+	client, status := signIn(t, d.base, demoAdminEmail, d.password)
+	if status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d\n%s", status, d.output())
+	}
+	home := getPage(t, client, d.base+"/")
+	if got := home.Find(`[data-testid="demo-banner"]`).Text(); !strings.Contains(got, "the Stripe account whose key you set") {
+		t.Errorf("demo banner = %q", got)
+	}
+	d.stop(t)
+	for _, secretish := range []string{fakeKey, "whsec_", dbURL} {
+		if strings.Contains(d.output(), secretish) {
+			t.Errorf("the output holds %q:\n%s", secretish, d.output())
+		}
 	}
 }
 
