@@ -40,6 +40,9 @@ import (
 //	BENCH_STRIPE_RATE  the server's --stripe-rate for re-fetches (default 0,
 //	                   unlimited: stripe-mock has no rate limit; Stripe's
 //	                   test mode allows 25/s, which then bounds ties)
+//	BENCH_STATS        1: also print where PostgreSQL spent its time (the
+//	                   statements by total time, from pg_stat_statements),
+//	                   the writes per table and the WAL written
 func BenchmarkWebhooks(b *testing.B) {
 	cfg := benchConfig{
 		events: envInt("BENCH_EVENTS", 60000), concurrency: envInt("BENCH_CONCURRENCY", 16),
@@ -64,7 +67,12 @@ func BenchmarkWebhooks(b *testing.B) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "data"), Durable: true})
+	stats := os.Getenv("BENCH_STATS") == "1"
+	var settings []string
+	if stats {
+		settings = append(settings, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
+	}
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "data"), Durable: true, Settings: settings})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,6 +95,11 @@ func BenchmarkWebhooks(b *testing.B) {
 	}
 	defer st.Close()
 
+	if stats {
+		if _, err := st.DB().ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset(), pg_stat_reset()`); err != nil {
+			b.Fatal(err)
+		}
+	}
 	deliveries, unique := benchEvents(cfg)
 	b.ResetTimer()
 	res := sendAll(b, srv.base+"/webhooks/stripe", secret, deliveries, cfg.concurrency)
@@ -133,6 +146,56 @@ func BenchmarkWebhooks(b *testing.B) {
 		p50, p99, res.percentile(100))
 	fmt.Printf("webhooks: %d events re-fetched from Stripe (same-second ties; --stripe-rate %d), %d needed more than one attempt\n",
 		outcome.Refetch, cfg.stripeRate, outcome.Multiple)
+	if stats {
+		printPostgresStats(b, st, unique)
+	}
+}
+
+// printPostgresStats prints, per applied event, where PostgreSQL spent its
+// time and what it wrote.
+func printPostgresStats(b *testing.B, st *store.Store, events int) {
+	ctx := context.Background()
+	var top []struct {
+		Query string  `db:"query"`
+		Calls int64   `db:"calls"`
+		Total float64 `db:"total"`
+		Rows  int64   `db:"rows"`
+	}
+	if err := st.DB().SelectContext(ctx, &top, `SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query, calls,
+		total_exec_time AS total, rows FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25`); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("postgres: statements by total time (µs per applied event)\n")
+	for _, t := range top {
+		fmt.Printf("%8.1f µs %8d calls %9d rows  %s\n", t.Total*1000/float64(events), t.Calls, t.Rows, t.Query)
+	}
+	var tables []struct {
+		Name string `db:"relname"`
+		Ins  int64  `db:"n_tup_ins"`
+		Upd  int64  `db:"n_tup_upd"`
+		HOT  int64  `db:"n_tup_hot_upd"`
+		Del  int64  `db:"n_tup_del"`
+	}
+	if err := st.DB().SelectContext(ctx, &tables, `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del
+		FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname`); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("postgres: rows written\n")
+	for _, t := range tables {
+		fmt.Printf("  %-32s %8d inserted %8d updated (%d HOT) %8d deleted\n", t.Name, t.Ins, t.Upd, t.HOT, t.Del)
+	}
+	var wal struct {
+		Records int64 `db:"wal_records"`
+		FPI     int64 `db:"wal_fpi"`
+		Bytes   int64 `db:"wal_bytes"`
+		Syncs   int64 `db:"wal_sync"`
+	}
+	if err := st.DB().GetContext(ctx, &wal, `SELECT wal_records, wal_fpi, wal_bytes::bigint AS wal_bytes, wal_sync FROM pg_stat_wal`); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("postgres: WAL %.1f records, %.2f full pages, %.0f bytes per event; %d syncs (%.1f events per sync)\n",
+		float64(wal.Records)/float64(events), float64(wal.FPI)/float64(events), float64(wal.Bytes)/float64(events),
+		wal.Syncs, float64(events)/float64(max(wal.Syncs, 1)))
 }
 
 type benchConfig struct {
