@@ -1,11 +1,15 @@
 package stripeapi
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +35,104 @@ type counters struct {
 	// limiterWaits counts attempts that went through the rate limiter, so
 	// tests can check the limiter guards every attempt without timing.
 	limiterWaits atomic.Int64
+	// byEndpoint counts attempts by callKind (a *atomic.Int64 each), for
+	// /metrics.
+	byEndpoint sync.Map
+}
+
+// callKind is what /metrics tells attempts apart by.
+type callKind struct{ method, endpoint, outcome string }
+
+// Outcomes of an attempt, as CallCount.Outcome names them.
+const (
+	OutcomeOK          = "ok"
+	OutcomeClientError = "client_error" // 4xx other than 429
+	OutcomeServerError = "server_error" // 5xx
+	OutcomeRateLimited = "rate_limited" // 429
+	OutcomeNetwork     = "network"      // no answer: connection failed, timed out or canceled
+)
+
+// CallCount is how many HTTP requests this client sent to one endpoint
+// with one outcome. Every attempt counts, retries included.
+type CallCount struct {
+	Method string
+	// Endpoint is the path with ids replaced, e.g. "/v1/charges/{id}", so
+	// it names the endpoint, never an object.
+	Endpoint string
+	Outcome  string
+	Count    int64
+}
+
+// CallCounts returns the client's requests by endpoint and outcome, sorted.
+func (c *Client) CallCounts() []CallCount {
+	var out []CallCount
+	c.stats.byEndpoint.Range(func(k, v any) bool {
+		kind := k.(callKind)
+		out = append(out, CallCount{Method: kind.method, Endpoint: kind.endpoint, Outcome: kind.outcome, Count: v.(*atomic.Int64).Load()})
+		return true
+	})
+	slices.SortFunc(out, func(a, b CallCount) int {
+		return cmp.Or(cmp.Compare(a.Endpoint, b.Endpoint), cmp.Compare(a.Method, b.Method), cmp.Compare(a.Outcome, b.Outcome))
+	})
+	return out
+}
+
+// countAttempt adds one attempt at req's endpoint that ended with status
+// (0: no answer).
+func (c *counters) countAttempt(req *http.Request, status int) {
+	outcome := OutcomeOK
+	switch {
+	case status == 0:
+		outcome = OutcomeNetwork
+	case status == http.StatusTooManyRequests:
+		outcome = OutcomeRateLimited
+	case status >= 500:
+		outcome = OutcomeServerError
+	case status >= 400:
+		outcome = OutcomeClientError
+	}
+	kind := callKind{req.Method, endpointOf(req.URL.Path), outcome}
+	n, ok := c.byEndpoint.Load(kind)
+	if !ok {
+		n, _ = c.byEndpoint.LoadOrStore(kind, new(atomic.Int64))
+	}
+	n.(*atomic.Int64).Add(1)
+}
+
+// idSegments are words that stand where an id would in Stripe's paths.
+var idSegments = map[string]bool{"search": true, "upcoming": true}
+
+// endpointOf normalises a Stripe path to its endpoint: Stripe's paths
+// alternate resource and id (/v1/customers/cus_1/sources/card_2), so
+// every other segment after the resource is an id, whatever its shape,
+// and a segment elsewhere that is not a plain word is one too. The result
+// has few distinct values, fit for a metric's label.
+func endpointOf(path string) string {
+	segments := strings.Split(strings.Trim(path, "/"), "/")
+	for i, seg := range segments {
+		switch {
+		case i < 2 && plainWord(seg):
+		case i >= 2 && i%2 == 0 && !idSegments[seg]:
+			segments[i] = "{id}"
+		case !plainWord(seg):
+			segments[i] = "{id}"
+		}
+	}
+	return "/" + strings.Join(segments, "/")
+}
+
+// plainWord: lower-case letters, digits and underscores, as Stripe's
+// resource and action names are (v1, invoiceitems, mark_uncollectible).
+func plainWord(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // Stats returns the client's counters.
@@ -139,8 +241,10 @@ func (t *transport) attempt(req *http.Request, first bool, st *call) (*http.Resp
 	resp, err := t.base.RoundTrip(out)
 	if err != nil {
 		cancel()
+		t.stats.countAttempt(req, 0)
 		return nil, err
 	}
+	t.stats.countAttempt(req, resp.StatusCode)
 	st.status = resp.StatusCode
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
