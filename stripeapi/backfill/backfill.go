@@ -257,6 +257,8 @@ type engine struct {
 	api *stripeapi.Client
 	o   Options
 	run store.SyncRun
+	// visit, when set, receives each page instead of the store (List).
+	visit func(ctx context.Context, object string, rows any) error
 
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -362,13 +364,7 @@ func (e *engine) drain(ctx context.Context, w *store.SyncWindow) error {
 		if p.lastID != "" {
 			next.Cursor = &p.lastID
 		}
-		err = e.st.InTx(ctx, func(tx *store.Store) error {
-			if err := p.save(ctx, tx); err != nil {
-				return err
-			}
-			return tx.AdvanceSyncWindow(ctx, next)
-		})
-		if err != nil {
+		if err := e.commit(ctx, p, next); err != nil {
 			return fmt.Errorf("sync %s: store page: %w", w.Object, err)
 		}
 		*w = next
@@ -384,6 +380,20 @@ func (e *engine) drain(ctx context.Context, w *store.SyncWindow) error {
 	return nil
 }
 
+// commit stores a page with its window's new cursor in one transaction,
+// or hands the page to visit when the engine only lists.
+func (e *engine) commit(ctx context.Context, p page, next store.SyncWindow) error {
+	if e.visit != nil {
+		return e.visit(ctx, next.Object, p.rows)
+	}
+	return e.st.InTx(ctx, func(tx *store.Store) error {
+		if err := p.save(ctx, tx); err != nil {
+			return err
+		}
+		return tx.AdvanceSyncWindow(ctx, next)
+	})
+}
+
 // maybeSplit gives the older half of what is left of w to an idle worker.
 // What is left are the objects after the cursor: those created before
 // oldest, plus any more created in the very second of oldest. The split
@@ -393,9 +403,16 @@ func (e *engine) maybeSplit(ctx context.Context, w *store.SyncWindow, oldest int
 		return nil
 	}
 	mid := w.Lo + (oldest-w.Lo)/2
-	older, err := e.st.SplitSyncWindow(ctx, w, mid)
-	if err != nil {
-		return err
+	var older store.SyncWindow
+	if e.visit != nil {
+		// A listing keeps its windows in memory only.
+		older = store.SyncWindow{Object: w.Object, Lo: w.Lo, Hi: mid}
+		w.Lo = mid
+	} else {
+		var err error
+		if older, err = e.st.SplitSyncWindow(ctx, w, mid); err != nil {
+			return err
+		}
 	}
 	e.o.Log.Debug("split sync window", "object", w.Object, "older", [2]int64{older.Lo, older.Hi}, "kept", [2]int64{w.Lo, w.Hi})
 	e.push(&older)

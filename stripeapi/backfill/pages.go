@@ -17,6 +17,9 @@ type page struct {
 	// oldest is the created time (Unix seconds) of the page's last object.
 	oldest int64
 	save   func(ctx context.Context, tx *store.Store) error
+	// rows is the page's []store.Customer, []store.Invoice (every line
+	// fetched), []store.Charge or []store.Refund.
+	rows any
 }
 
 // pageSize is Stripe's largest list page.
@@ -71,7 +74,7 @@ func fetchPage[T any](ctx context.Context, p stripeapi.ListParams,
 	if err != nil {
 		return page{}, err
 	}
-	pg := page{count: len(res.Data), hasMore: res.HasMore, lastID: res.LastID}
+	pg := page{count: len(res.Data), hasMore: res.HasMore, lastID: res.LastID, rows: res.Data}
 	if n := len(res.Data); n > 0 {
 		pg.oldest = created(res.Data[n-1])
 	}
