@@ -37,14 +37,18 @@ type Options struct {
 	// intake; the worker applies those first.
 	Feed *Feed
 	Log  *slog.Logger
+	// Monitor, when set, is told when the worker runs, each round it
+	// finishes and the outcomes it commits (for /readyz and /metrics).
+	Monitor *Monitor
 }
 
 // Worker drains the event queue. Any number of workers, in one process or
 // in several replicas, can run against one database.
 type Worker struct {
-	st  *store.Store
-	api *stripeapi.Client
-	o   Options
+	st    *store.Store
+	api   *stripeapi.Client
+	o     Options
+	state *workerState // nil without a Monitor
 }
 
 // NewWorker makes a worker. api re-fetches objects when an event alone
@@ -60,13 +64,15 @@ func NewWorker(st *store.Store, api *stripeapi.Client, o Options) *Worker {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{st: st, api: api, o: o}
+	return &Worker{st: st, api: api, o: o, state: o.Monitor.register()}
 }
 
 // Run applies events until ctx ends: those the feed brings first, then
 // those due in the queue. A batch in hand when ctx ends is finished (or
 // rolled back) first, so stopping never leaves half a batch.
 func (w *Worker) Run(ctx context.Context) error {
+	w.state.start()
+	defer w.state.stop()
 	failures := 0
 	var fed []store.Event
 	for ctx.Err() == nil {
@@ -76,6 +82,8 @@ func (w *Worker) Run(ctx context.Context) error {
 				// They are still queued; the queue path below retries them,
 				// one by one if need be.
 				w.o.Log.Warn("event worker: batch from the intake failed; its events stay queued", "events", len(fed), "err", err)
+			} else {
+				w.state.beat()
 			}
 			fed = fed[:0]
 			continue
@@ -92,14 +100,17 @@ func (w *Worker) Run(ctx context.Context) error {
 		case n == 0:
 			failures = 0
 			wait = w.o.Idle
+			w.state.beat()
 		case n < w.o.Batch/4 && w.o.Feed == nil:
 			// A short batch means the queue is nearly drained: let a few
 			// more events gather, so each transaction carries more of
 			// them. This adds at most gatherDelay to an event's apply.
 			failures = 0
 			wait = gatherDelay
+			w.state.beat()
 		default:
 			failures = 0
+			w.state.beat()
 		}
 		if wait > 0 {
 			select {
@@ -144,16 +155,23 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 // failLoneEvent marks the next due event failed after its own transaction
 // failed with cause.
 func (w *Worker) failLoneEvent(ctx context.Context, cause error) error {
-	return w.st.InTx(ctx, func(tx *store.Store) error {
+	var committed tally
+	err := w.st.InTx(ctx, func(tx *store.Store) error {
+		committed = tally{}
 		events, err := tx.ClaimEvents(ctx, 1)
 		if err != nil || len(events) == 0 {
 			return err
 		}
 		e := events[0]
 		w.o.Log.Error("event worker: event failed", "event", e.ID, "type", e.Type, "err", cause)
+		committed.Failed = 1
 		return tx.FinishEvents(ctx, []store.EventOutcome{{ID: e.ID, Status: store.EventFailed,
 			Error: cause.Error(), RetryAt: time.Now().Add(backoff(e.Attempts + 1))}})
 	})
+	if err == nil {
+		w.o.Monitor.add(committed)
+	}
+	return err
 }
 
 // gatherDelay is the pause after a short batch from the queue, feedLinger
@@ -209,7 +227,9 @@ func (w *Worker) runFed(ctx context.Context, events []store.Event) (int, error) 
 func (w *Worker) claimAndApply(ctx context.Context, claim func(tx *store.Store) ([]store.Event, error)) (int, error) {
 	var n int
 	var b *batch
+	var committed tally
 	err := w.st.InTx(ctx, func(tx *store.Store) error {
+		committed = tally{}
 		events, err := claim(tx)
 		if err != nil {
 			return err
@@ -225,8 +245,12 @@ func (w *Worker) claimAndApply(ctx context.Context, claim func(tx *store.Store) 
 		if err := tx.LeaseEvents(ctx, b.refetchEventIDs(), time.Now().Add(refetchLease)); err != nil {
 			return err
 		}
+		committed.count(b.outcomes)
 		return b.commitOutcomes(ctx, tx)
 	})
+	if err == nil {
+		w.o.Monitor.add(committed)
+	}
 	if err != nil || b == nil || len(b.refetchEventIDs()) == 0 {
 		return n, err
 	}
@@ -240,12 +264,17 @@ func (w *Worker) claimAndApply(ctx context.Context, claim func(tx *store.Store) 
 	deadline := time.Now().Add(time.Minute)
 	for attempt := 0; ; attempt++ {
 		b.changes, b.outcomes = nil, nil
+		committed = tally{}
 		err = w.st.InTx(ctx, func(tx *store.Store) error {
 			if err := b.storeFetched(ctx, tx, fetched); err != nil {
 				return err
 			}
+			committed.count(b.outcomes)
 			return b.commitOutcomes(ctx, tx)
 		})
+		if err == nil {
+			w.o.Monitor.add(committed)
+		}
 		if err == nil || time.Now().After(deadline) {
 			return n, err
 		}
