@@ -44,6 +44,7 @@ var commands = []command{
 	{"seed", "fill the mirror with made-up, consistent demo data (for demos and benchmarks)", runSeed},
 	{"user", "manage staff accounts: add, set-role, disable, list", runUser},
 	{"demo", "run a ready-to-use demo: private PostgreSQL, stripe-mock, made-up data, an admin (make run)", runDemo},
+	{"verify", "compare the mirror with Stripe and report drift; --fix re-fetches what drifted", runVerify},
 	{"version", "print the version", runVersion},
 }
 
