@@ -163,7 +163,17 @@ func (s *Server) chargePage(w http.ResponseWriter, r *http.Request) {
 	for _, re := range d.Refunds {
 		v.Refunds = append(v.Refunds, s.relatedRefund(re))
 	}
-	s.render(w, r, http.StatusOK, views.ChargeDetailPage(s.page(r, "Charge "+v.Amount+" "+c.ID, "/charges"), v))
+	if user, ok := currentUser(r); ok && user.Role.AtLeast(store.RoleSupport) && s.refunder != nil && store.RefundableAmount(c) > 0 {
+		v.RefundURL = objectURL("charges", c.ID) + "/refund"
+	}
+	p := s.page(r, "Charge "+v.Amount+" "+c.ID, "/charges")
+	if re := r.URL.Query().Get("refunded"); re != "" && validObjectID(re) {
+		p.Flash = "Refund " + re + " was made."
+		if r.URL.Query().Get("again") != "" {
+			p.Flash = "This form's refund was already made: " + re + ". Nothing was refunded again."
+		}
+	}
+	s.render(w, r, http.StatusOK, views.ChargeDetailPage(p, v))
 }
 
 // refundPage shows a refund and the charge it returns money from

@@ -3,6 +3,8 @@ package stripeapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/refund"
@@ -76,4 +78,25 @@ func (r *Refunds) List(ctx context.Context, lp ListParams) (Page[store.Refund], 
 	return listPage(ctx, r.c, "/v1/refunds", q, func(raw json.RawMessage, _ int, version int64) (store.Refund, error) {
 		return RefundRecord(raw, r.c.livemode, version)
 	})
+}
+
+// CreateRecord refunds a charge like Create and returns Stripe's answer as
+// a mirror row, at the version of the second the request was sent (the
+// refund is at least that new), with Stripe's request id for the audit log.
+func (r *Refunds) CreateRecord(ctx context.Context, idempotencyKey string, p RefundCreate) (store.Refund, string, error) {
+	version := time.Now().Unix()
+	ref, err := r.Create(ctx, idempotencyKey, p)
+	if err != nil {
+		return store.Refund{}, "", err
+	}
+	var raw json.RawMessage
+	var requestID string
+	if ref.LastResponse != nil {
+		raw, requestID = ref.LastResponse.RawJSON, ref.LastResponse.RequestID
+	}
+	row, err := RefundRecord(raw, r.c.livemode, version)
+	if err != nil {
+		return store.Refund{}, requestID, fmt.Errorf("stripeapi: refund %s: %w", ref.ID, err)
+	}
+	return row, requestID, nil
 }

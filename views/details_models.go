@@ -127,9 +127,12 @@ type ChargeView struct {
 	Created                        string
 	AmountCaptured, AmountRefunded string
 	Refundable                     string
-	Refunds                        []RelatedRefund
-	MoreRefunds                    bool
-	Metadata                       []MetadataEntry
+	// RefundURL is the refund form, for staff who may refund and while
+	// something is left to refund; "" hides the button.
+	RefundURL   string
+	Refunds     []RelatedRefund
+	MoreRefunds bool
+	Metadata    []MetadataEntry
 }
 
 // RefundView is the refund page.
