@@ -561,3 +561,33 @@ s:
 		}
 	}
 }
+
+// TestReadmeConfigTable checks README.md's configuration table names every
+// variable config.go reads (the NAME_FILE forms are described once, beside
+// the table), and nothing config.go does not read.
+func TestReadmeConfigTable(t *testing.T) {
+	readme := readRepoFile(t, "README.md")
+	_, section, ok := strings.Cut(readme, "\n## Configuration\n")
+	if !ok {
+		t.Fatal("README.md has no Configuration section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z][A-Z0-9_]*)`").FindAllStringSubmatch(section, -1) {
+		documented[m[1]] = true
+	}
+	for name := range configVariables(t) {
+		if !documented[name] && !(strings.HasSuffix(name, "_FILE") && documented[strings.TrimSuffix(name, "_FILE")]) {
+			t.Errorf("config.go reads %s, which README.md's configuration table does not list", name)
+		}
+	}
+	known := configVariables(t)
+	for name := range documented {
+		if !known[name] {
+			t.Errorf("README.md's configuration table lists %s, which config.go does not read", name)
+		}
+	}
+	if !strings.Contains(section, "`_FILE`") {
+		t.Error("README.md's Configuration section does not say secrets can come from NAME_FILE")
+	}
+}
