@@ -142,6 +142,7 @@ func (e *staffEnv) auditCount(action string) int {
 var expectedAccess = map[string]string{
 	"GET /healthz":                          "public",
 	"GET /readyz":                           "public",
+	"GET /metrics":                          "admin",
 	"POST /webhooks/stripe":                 "public",
 	"POST /api/finances/stripe/webhook/{$}": "public",
 	"GET /static/":                          "public",

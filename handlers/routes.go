@@ -22,6 +22,8 @@ func (s *Server) routeTable() []route {
 	return []route{
 		{"GET /healthz", publicRoute, s.healthz},
 		{"GET /readyz", publicRoute, s.readyz},
+		// Admins, or a scraper with the metrics token (metrics.go).
+		{"GET /metrics", metricsRoute, s.metrics},
 		// Stripe signs its deliveries; the signature is the check.
 		{"POST /webhooks/stripe", publicRoute, s.stripeWebhook},
 		// The seed's path, so an endpoint registered with it keeps working.
@@ -79,7 +81,7 @@ func (s *Server) buildHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
-		mux.HandleFunc(rt.pattern, s.guard(rt.access, rt.handler))
+		mux.HandleFunc(rt.pattern, s.withMetricsToken(rt.pattern, s.guard(rt.access, rt.handler)))
 	}
 	cop := http.NewCrossOriginProtection()
 	for _, p := range webhookPatterns {

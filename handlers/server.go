@@ -68,6 +68,8 @@ type Config struct {
 	// DemoNotice, when set, is shown as a banner on every page: paydesk
 	// demo says there where Stripe calls go.
 	DemoNotice string
+	// Metrics configures GET /metrics (metrics.go).
+	Metrics MetricsConfig
 }
 
 // Server is paydesk's http.Handler.
@@ -88,6 +90,9 @@ type Server struct {
 	counters       counters
 	feed           *liveFeed
 	demoNotice     string
+	httpMetrics    *httpMetrics
+	metricsCfg     MetricsConfig
+	metricsToken   []byte // SHA-256 of MetricsConfig.Token; nil without one
 }
 
 // New builds the Server and its route table. It panics when a required
@@ -106,6 +111,8 @@ func New(c Config) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	// Every line logged with a request's context names the request.
+	s.log = slog.New(requestIDHandler{s.log.Handler()})
 	if s.loc == nil {
 		s.loc = time.UTC
 	}
@@ -116,6 +123,7 @@ func New(c Config) *Server {
 	}
 	s.feed = newLiveFeed(c.Changes, c.LiveOptions)
 	s.handler = s.buildHandler()
+	s.setupMetrics(c.Metrics)
 	return s
 }
 
@@ -135,10 +143,12 @@ var (
 	strictTransportSecurity = []string{"max-age=31536000; includeSubDomains"}
 )
 
-// ServeHTTP sets the security headers, routes the request and, at debug
-// level, logs it.
+// ServeHTTP sets the security headers and the request id, routes the
+// request, observes its latency and, at debug level, logs it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
+	id := requestID(r)
+	h[requestIDHeader] = []string{id}
 	h["X-Content-Type-Options"] = nosniff
 	h["Referrer-Policy"] = sameOrigin
 	h["X-Frame-Options"] = frameDeny
@@ -147,21 +157,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h["Strict-Transport-Security"] = strictTransportSecurity
 	}
 	start := time.Now()
+	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 	if s.demoNotice != "" {
-		r = r.WithContext(views.WithDemoNotice(r.Context(), s.demoNotice))
+		ctx = views.WithDemoNotice(ctx, s.demoNotice)
 	}
 	if r.Method == http.MethodGet {
 		// Pages report their server time (Server-Timing), for browsers'
 		// developer tools and make bench-pages.
-		r = r.WithContext(context.WithValue(r.Context(), startKey{}, start))
+		ctx = context.WithValue(ctx, startKey{}, start)
 	}
-	if !s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.handler.ServeHTTP(w, r)
-		return
-	}
+	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
 	s.handler.ServeHTTP(rec, r)
 	route := r.Pattern // set by the mux; empty when nothing matched
+	s.httpMetrics.observe(route, rec.status(), time.Since(start))
+	if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+		return
+	}
 	if route == "" {
 		route = "(none)"
 	}
