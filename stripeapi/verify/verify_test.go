@@ -191,26 +191,51 @@ func TestFindsAndFixesPlantedDrift(t *testing.T) {
 	}
 }
 
-func TestChargeMissingOnStripeIsReportedNotDeleted(t *testing.T) {
-	e := newEnv(t, stripefake.Dataset{Customers: 10, Charges: 20, Seed: 22})
+// An invoice Stripe has no more (a deleted draft) is marked deleted; a
+// charge it does not have is reported and kept.
+func TestObjectsStripeDoesNotHave(t *testing.T) {
+	e := newEnv(t, stripefake.Dataset{Customers: 10, Invoices: 10, Charges: 20, Seed: 22})
 	ghost := store.Charge{ID: "ch_ghost0000000001", Amount: 1200, Currency: "usd", Status: "succeeded", Paid: true,
 		Created: time.Now().Add(-time.Hour), Data: json.RawMessage(`{"id":"ch_ghost0000000001","object":"charge"}`), Version: 1}
 	if _, err := e.st.UpsertCharges(ctx, []store.Charge{ghost}); err != nil {
 		t.Fatal(err)
 	}
-	r := run(t, e, verify.Options{Types: []string{"charges"}, Sample: 100, Fix: true})
-	if got := lines(r); !slices.Equal(got, []string{"charges ch_ghost0000000001 exists present absent"}) {
-		t.Fatalf("drifts: %v", got)
+	draft := store.Invoice{ID: "in_ghost0000000001", Status: ptr("draft"), Currency: "usd", Created: time.Now().Add(-time.Hour),
+		Data: json.RawMessage(`{"id":"in_ghost0000000001","object":"invoice"}`), Version: 1}
+	if _, err := e.st.UpsertInvoices(ctx, []store.Invoice{draft}); err != nil {
+		t.Fatal(err)
 	}
-	if d := r.Drifts[0]; d.Fixed || !strings.Contains(d.Note, "cannot be deleted") {
-		t.Errorf("drift %+v, want unfixed with a note", d)
+	r := run(t, e, verify.Options{Types: []string{"invoices", "charges"}, Sample: 100, Fix: true})
+	want := []string{"charges ch_ghost0000000001 exists present absent", "invoices in_ghost0000000001 exists present absent"}
+	if got := lines(r); !slices.Equal(got, want) {
+		t.Fatalf("drifts: %v, want %v", got, want)
 	}
-	if r.Unfixed() != 1 || len(r.Types) != 1 {
+	for _, d := range r.Drifts {
+		switch d.Type {
+		case "charges":
+			if d.Fixed || !strings.Contains(d.Note, "cannot be deleted") {
+				t.Errorf("drift %+v, want unfixed with a note", d)
+			}
+		case "invoices":
+			if !d.Fixed {
+				t.Errorf("drift %+v, want fixed", d)
+			}
+		}
+	}
+	if r.Unfixed() != 1 || len(r.Types) != 2 {
 		t.Errorf("unfixed %d, types %+v", r.Unfixed(), r.Types)
 	}
 	var n int
 	if err := e.st.DB().GetContext(ctx, &n, `SELECT count(*) FROM charges WHERE id = $1`, ghost.ID); err != nil || n != 1 {
 		t.Errorf("the ghost charge was removed (%d rows, %v)", n, err)
+	}
+	var deleted bool
+	if err := e.st.DB().GetContext(ctx, &deleted, `SELECT deleted FROM invoices WHERE id = $1`, draft.ID); err != nil || !deleted {
+		t.Errorf("the ghost invoice is not marked deleted (%v)", err)
+	}
+	// Deleted, it is no drift any more; the charge still is.
+	if got := lines(run(t, e, verify.Options{Types: []string{"invoices", "charges"}, All: true})); !slices.Equal(got, want[:1]) {
+		t.Errorf("drifts after the fix: %v, want %v", got, want[:1])
 	}
 }
 
