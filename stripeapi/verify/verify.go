@@ -60,7 +60,8 @@ type Report struct {
 	// Drifts lists every difference, by type then id.
 	Drifts   []Drift       `json:"drifts"`
 	Requests int64         `json:"stripe_requests"`
-	Duration time.Duration `json:"duration_ns"`
+	Duration time.Duration `json:"-"`
+	Seconds  float64       `json:"seconds"`
 }
 
 // TypeReport sums up one object type.
@@ -171,6 +172,7 @@ func Run(ctx context.Context, st *store.Store, api *stripeapi.Client, o Options)
 	}
 	c.report.Requests = api.Stats().Requests - before.Requests
 	c.report.Duration = time.Since(started)
+	c.report.Seconds = c.report.Duration.Seconds()
 	return &c.report, nil
 }
 
