@@ -154,9 +154,10 @@ type access struct {
 }
 
 var (
-	publicRoute = access{public: true}
-	viewerRoute = access{min: store.RoleViewer}
-	adminRoute  = access{min: store.RoleAdmin}
+	publicRoute  = access{public: true}
+	viewerRoute  = access{min: store.RoleViewer}
+	supportRoute = access{min: store.RoleSupport}
+	adminRoute   = access{min: store.RoleAdmin}
 )
 
 // guard enforces a route's access: the one place roles are checked.

@@ -167,6 +167,8 @@ var expectedAccess = map[string]string{
 	"GET /charges/{id}":                     "viewer",
 	"GET /refunds/{id}":                     "viewer",
 	"GET /live":                             "viewer",
+	"GET /charges/{id}/refund":              "support",
+	"POST /charges/{id}/refunds":            "support",
 	"GET /admin/users":                      "admin",
 	"POST /admin/users":                     "admin",
 	"POST /admin/users/{id}/role":           "admin",

@@ -56,6 +56,10 @@ func (s *Server) routeTable() []route {
 		{"GET /invoices/{id}", viewerRoute, s.invoicePage},
 		{"GET /charges/{id}", viewerRoute, s.chargePage},
 		{"GET /refunds/{id}", viewerRoute, s.refundPage},
+
+		// Actions (refunds.go): each form posts under the object it acts on.
+		{"GET /charges/{id}/refund", supportRoute, s.refundForm},
+		{"POST /charges/{id}/refunds", supportRoute, s.createRefund},
 		// The live-update stream of every signed-in page (live.go).
 		{"GET /live", viewerRoute, s.liveStream},
 

@@ -70,6 +70,9 @@ type Config struct {
 	DemoNotice string
 	// Metrics configures GET /metrics (metrics.go).
 	Metrics MetricsConfig
+	// Refunds makes refunds on Stripe; without it the refund form says
+	// refunds are unavailable.
+	Refunds Refunder
 }
 
 // Server is paydesk's http.Handler.
@@ -93,6 +96,8 @@ type Server struct {
 	httpMetrics    *httpMetrics
 	metricsCfg     MetricsConfig
 	metricsToken   []byte // SHA-256 of MetricsConfig.Token; nil without one
+	refunder       Refunder
+	actions        actionStore
 }
 
 // New builds the Server and its route table. It panics when a required
@@ -107,7 +112,10 @@ func New(c Config) *Server {
 	s := &Server{intake: c.Intake, ready: c.Ready, staff: c.Staff, mirror: c.Mirror, log: c.Log,
 		cookies: newSessionCodec(c.SessionSecret), idle: cmp.Or(c.IdleTimeout, DefaultIdleTimeout),
 		absolute: cmp.Or(c.AbsoluteTimeout, DefaultAbsoluteTimeout), https: c.HTTPS, live: c.Live, loc: c.Location,
-		demoNotice: c.DemoNotice}
+		demoNotice: c.DemoNotice, refunder: c.Refunds}
+	// The requests paydesk sends Stripe are recorded beside the staff
+	// accounts and the audit log (*store.Store).
+	s.actions, _ = c.Staff.(actionStore)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
