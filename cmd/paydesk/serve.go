@@ -129,6 +129,9 @@ func serve(ctx context.Context, env *environment, cfg config, o serveOptions) er
 			HTTPS: map[string]handlers.HTTPS{"auto": handlers.HTTPSAuto, "on": handlers.HTTPSOn, "off": handlers.HTTPSOff}[cfg.HTTPS],
 			Live:  cfg.LiveMode, Location: cfg.Location, Mirror: st, Log: env.log, Changes: changes,
 			DemoNotice: o.demoNotice,
+			// Refunds and the other actions call Stripe through the
+			// connector, each under its form's idempotency key.
+			Refunds: api.Refunds,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
