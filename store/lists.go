@@ -155,8 +155,10 @@ type listSpec struct {
 	// statuses maps each status tab to its condition; "" is the default.
 	statuses map[string]string
 	sorts    map[string]sortKey
-	// search adds the condition for a search.
-	search func(c *conds, q string)
+	// search is what a search for q (trimmed, not empty) matches: a row
+	// matches when any of the arms does. Each arm is read on its own (see
+	// searchArm), so each is written to use one index.
+	search func(q string) []searchArm
 	// customer is the condition for a customer filter ("" when the list
 	// has none); ? is the customer id.
 	customer string
@@ -177,9 +179,12 @@ var customerList = &listSpec{
 		"email":   {"lower(coalesce(email, ''))", keyText},
 		"balance": {"balance", keyInt},
 	},
-	search: func(c *conds, q string) {
-		lq := "%" + escapeLike(strings.ToLower(q)) + "%"
-		c.add("(id LIKE ? OR lower(email) LIKE ? OR lower(name) LIKE ?)", escapeLike(q)+"%", lq, lq)
+	search: func(q string) []searchArm {
+		lq := substring(q)
+		return []searchArm{
+			{"id LIKE ?", []any{escapeLike(q) + "%"}},
+			{"(lower(email) LIKE ? OR lower(name) LIKE ?)", []any{lq, lq}},
+		}
 	},
 }
 
@@ -210,10 +215,13 @@ var invoiceList = &listSpec{
 		// Invoices without a due date sort after every date.
 		"due_date": {"coalesce(due_date, '9999-12-31 00:00:00+00'::timestamptz)", keyTime},
 	},
-	search: func(c *conds, q string) {
-		lq := "%" + escapeLike(strings.ToLower(q)) + "%"
-		c.add("(id LIKE ? OR customer = ? OR lower(number) LIKE ? OR lower(customer_email) LIKE ? OR lower(customer_name) LIKE ?)",
-			escapeLike(q)+"%", q, lq, lq, lq)
+	search: func(q string) []searchArm {
+		lq := substring(q)
+		return []searchArm{
+			{"id LIKE ?", []any{escapeLike(q) + "%"}},
+			{"customer = ?", []any{q}},
+			{"(lower(number) LIKE ? OR lower(customer_email) LIKE ? OR lower(customer_name) LIKE ?)", []any{lq, lq, lq}},
+		}
 	},
 	customer: "customer = ?",
 	due:      true,
@@ -241,10 +249,15 @@ var chargeList = &listSpec{
 		"created": {"created", keyTime},
 		"amount":  {"amount", keyInt},
 	},
-	search: func(c *conds, q string) {
-		lq := "%" + escapeLike(strings.ToLower(q)) + "%"
-		c.add("(id LIKE ? OR customer = ? OR card_last4 = ? OR receipt_number = ? OR lower(receipt_email) LIKE ? OR lower(billing_name) LIKE ?)",
-			escapeLike(q)+"%", q, q, q, lq, lq)
+	search: func(q string) []searchArm {
+		lq := substring(q)
+		return []searchArm{
+			{"id LIKE ?", []any{escapeLike(q) + "%"}},
+			{"customer = ?", []any{q}},
+			{"card_last4 = ?", []any{q}},
+			{"receipt_number = ?", []any{q}},
+			{"(lower(receipt_email) LIKE ? OR lower(billing_name) LIKE ?)", []any{lq, lq}},
+		}
 	},
 	customer: "customer = ?",
 }
@@ -269,8 +282,12 @@ var refundList = &listSpec{
 		"created": {"created", keyTime},
 		"amount":  {"amount", keyInt},
 	},
-	search: func(c *conds, q string) {
-		c.add("(id LIKE ? OR charge = ? OR receipt_number = ?)", escapeLike(q)+"%", q, q)
+	search: func(q string) []searchArm {
+		return []searchArm{
+			{"id LIKE ?", []any{escapeLike(q) + "%"}},
+			{"charge = ?", []any{q}},
+			{"receipt_number = ?", []any{q}},
+		}
 	},
 	// A refund belongs to a customer through its charge.
 	customer: "charge IN (SELECT id FROM charges WHERE customer = ?)",
@@ -285,18 +302,34 @@ type conds struct {
 }
 
 func (c *conds) add(cond string, args ...any) {
+	c.sql = append(c.sql, c.bind(cond, args...))
+}
+
+// bind adds args to c's parameters and returns cond with its ? replaced
+// by their numbers, without adding cond to the WHERE clause.
+func (c *conds) bind(cond string, args ...any) string {
 	for _, a := range args {
 		c.args = append(c.args, a)
 		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(c.args)), 1)
 	}
-	c.sql = append(c.sql, cond)
+	return cond
 }
 
 func (c *conds) where() string {
-	if len(c.sql) == 0 {
+	return c.whereAnd("")
+}
+
+// whereAnd is the WHERE clause of c's conditions and cond ("" for none),
+// which must already be bound.
+func (c *conds) whereAnd(cond string) string {
+	all := c.sql
+	if cond != "" {
+		all = append(all[:len(all):len(all)], cond)
+	}
+	if len(all) == 0 {
 		return ""
 	}
-	return " WHERE " + strings.Join(c.sql, " AND ")
+	return " WHERE " + strings.Join(all, " AND ")
 }
 
 // escapeLike makes s match itself in a LIKE pattern.
@@ -304,7 +337,47 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// filter turns f, less its cursors, into conditions.
+// substring is the LIKE pattern matching the lower-cased text of a row
+// that contains q in any case.
+func substring(q string) string {
+	return "%" + escapeLike(strings.ToLower(q)) + "%"
+}
+
+// searchArm is one way a search matches a row: a condition (a constant of
+// this file, ? for each of args) that one index answers: an id prefix, an
+// exact column, or the trigram indexes of the text columns (ORed in one
+// arm, so one bitmap scan reads each candidate row once). A search reads
+// each arm on its own, with the other filters, in the list's order and
+// with the page's limit, and merges them (UNION): the planner then picks
+// the best path for each arm -- an ordered walk of a (key, created, id)
+// index for a last 4 or a customer, a bitmap for a rare text, a walk of
+// the created index for a common one -- where one condition ORing them all
+// got one plan for all, and rechecked every arm on every row.
+type searchArm struct {
+	cond string
+	args []any
+}
+
+// searchArms is what f's search matches (nil without a search).
+func (sp *listSpec) searchArms(f ListFilter) []searchArm {
+	q := strings.TrimSpace(f.Query)
+	if q == "" {
+		return nil
+	}
+	return sp.search(q)
+}
+
+// anyArm is the condition matching the rows any arm matches, bound in c.
+func anyArm(c *conds, arms []searchArm) string {
+	or := make([]string, len(arms))
+	for i, a := range arms {
+		or[i] = c.bind(a.cond, a.args...)
+	}
+	return "(" + strings.Join(or, " OR ") + ")"
+}
+
+// filter turns f, less its cursors and its search (see searchArms), into
+// conditions.
 func (sp *listSpec) filter(f ListFilter) (*conds, error) {
 	c := &conds{}
 	status, ok := sp.statuses[f.Status]
@@ -313,9 +386,6 @@ func (sp *listSpec) filter(f ListFilter) (*conds, error) {
 	}
 	if status != "" {
 		c.add(status)
-	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		sp.search(c, q)
 	}
 	if f.Currency != "" {
 		c.add(sp.currency+" = ?", f.Currency)
@@ -452,21 +522,38 @@ func (sp *listSpec) query(f ListFilter, paged bool) (string, []any, bool, error)
 	if desc {
 		dir = " DESC"
 	}
-	columns := sp.columns
-	if paged {
-		columns += ", " + k.selectKey()
-	}
-	q := "SELECT " + columns + " FROM " + sp.table + c.where() +
-		" ORDER BY (" + k.expr + ")" + dir + ", id" + dir
-	if paged {
-		limit := f.Limit
-		if limit <= 0 {
-			limit = DefaultListLimit
+	order := " ORDER BY (" + k.expr + ")" + dir + ", id" + dir
+	arms := sp.searchArms(f)
+	if !paged {
+		where := c.where()
+		if arms != nil {
+			where = c.whereAnd(anyArm(c, arms))
 		}
-		limit = min(limit, MaxListLimit)
-		c.args = append(c.args, limit+1)
-		q += " LIMIT $" + strconv.Itoa(len(c.args))
+		return "SELECT " + sp.columns + " FROM " + sp.table + where + order, c.args, reversed, nil
 	}
+	bound := make([]string, len(arms))
+	for i, a := range arms {
+		bound[i] = c.bind(a.cond, a.args...)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	c.args = append(c.args, limit+1)
+	lim := " LIMIT $" + strconv.Itoa(len(c.args))
+	columns := sp.columns + ", " + k.selectKey()
+	if arms == nil {
+		return "SELECT " + columns + " FROM " + sp.table + c.where() + order + lim, c.args, reversed, nil
+	}
+	// A search: the page's rows of each arm, in order, merged; the first
+	// rows of the merge are the page, whose rows are then read whole.
+	parts := make([]string, len(bound))
+	for i, b := range bound {
+		parts[i] = "(SELECT id, (" + k.expr + ") AS k FROM " + sp.table + c.whereAnd(b) + order + lim + ")"
+	}
+	q := "SELECT " + columns + " FROM " + sp.table + " WHERE id IN (SELECT id FROM (" + strings.Join(parts, " UNION ") +
+		") arms ORDER BY k" + dir + ", id" + dir + lim + ")" + order + lim
 	return q, c.args, reversed, nil
 }
 
@@ -557,8 +644,8 @@ func (s *Store) totals(ctx context.Context, sp *listSpec, f ListFilter) ([]Curre
 	if out, ok, err := s.rollupTotals(ctx, sp, f); err != nil || ok {
 		return out, err
 	}
-	if strings.TrimSpace(f.Query) != "" {
-		return s.searchTotals(ctx, sp, c)
+	if arms := sp.searchArms(f); arms != nil {
+		return s.searchTotals(ctx, sp, c, arms)
 	}
 	return s.rawTotals(ctx, sp, c)
 }
@@ -576,13 +663,22 @@ const SearchTotalsLimit = 5000
 // SearchTotalsLimit rows return.
 var ErrSearchTooBroad = fmt.Errorf("store: the search matches more than %d rows; its totals are not added up", SearchTotalsLimit)
 
-// searchTotals is rawTotals for a search: it reads at most one row past
-// SearchTotalsLimit, and returns ErrSearchTooBroad when that row exists.
-func (s *Store) searchTotals(ctx context.Context, sp *listSpec, c *conds) ([]CurrencyTotal, error) {
+// searchTotals is rawTotals for a search, c's rows that match any of
+// arms: it reads at most one row past SearchTotalsLimit, and returns
+// ErrSearchTooBroad when that row exists. Each arm is read on its own
+// (an exact one, a last 4 or a customer, from its index alone) and stops
+// one row past the limit, which then already decides the answer; the
+// arms' rows are merged by id, so a row two arms match counts once.
+func (s *Store) searchTotals(ctx context.Context, sp *listSpec, c *conds, arms []searchArm) ([]CurrencyTotal, error) {
 	var out []CurrencyTotal
-	q := "SELECT currency, count(*) AS count, coalesce(sum(amount), 0)::bigint AS amount FROM (SELECT " +
-		sp.currency + " AS currency, " + sp.amount + " AS amount FROM " + sp.table + c.where() +
-		" LIMIT " + strconv.Itoa(SearchTotalsLimit+1) + ") matched GROUP BY 1 ORDER BY 2 DESC, 1"
+	lim := " LIMIT " + strconv.Itoa(SearchTotalsLimit+1)
+	parts := make([]string, len(arms))
+	for i, a := range arms {
+		parts[i] = "(SELECT id, " + sp.currency + " AS currency, " + sp.amount + " AS amount FROM " + sp.table +
+			c.whereAnd(c.bind(a.cond, a.args...)) + lim + ")"
+	}
+	q := "SELECT currency, count(*) AS count, coalesce(sum(amount), 0)::bigint AS amount FROM (SELECT currency, amount FROM (" +
+		strings.Join(parts, " UNION ") + ") arms" + lim + ") matched GROUP BY 1 ORDER BY 2 DESC, 1"
 	if err := sqlxSelect(ctx, s, &out, q, c.args...); err != nil {
 		return nil, fmt.Errorf("store: totals of %s: %w", sp.name, err)
 	}
