@@ -6,12 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"paydesk/store"
@@ -27,20 +25,9 @@ type Refunder interface {
 	CreateRecord(ctx context.Context, idempotencyKey string, p stripeapi.RefundCreate) (store.Refund, string, error)
 }
 
-// actionStore records the requests paydesk sends Stripe (store/actions.go).
-type actionStore interface {
-	ClaimAction(ctx context.Context, key, action, target string, actorID *int64) (store.Action, bool, error)
-	ActionByKey(ctx context.Context, key string) (store.Action, error)
-}
-
 const (
 	refundAction  = "refund.create"
 	maxRefundNote = 500
-	// stripeCallTimeout bounds a call to Stripe made for a form.
-	stripeCallTimeout = 60 * time.Second
-	// pendingWait is how long a second submission of a form waits for the
-	// first one's answer before saying it is still on its way.
-	pendingWait = 5 * time.Second
 )
 
 // refundKey is the idempotency key of a refund form: the charge and what
@@ -96,7 +83,12 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 	// whatever the charge looks like now.
 	if s.actions != nil && key != "" && key != f.Key {
 		if a, err := s.actions.ActionByKey(r.Context(), key); err == nil && a.Action == refundAction && a.Target == "charge:"+d.Charge.ID {
-			s.refundAlreadySent(w, r, d, a)
+			out, err := s.awaitAction(r, a)
+			if err != nil {
+				s.serverError(w, r, "cannot read a refund request", err)
+				return
+			}
+			s.refundOutcome(w, r, d, f, out)
 			return
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.serverError(w, r, "cannot read a refund request", err)
@@ -212,24 +204,19 @@ func refundReason(reason string) string {
 	return ""
 }
 
-// makeRefund sends a checked refund to Stripe once and writes Stripe's
-// answer, the action's outcome and the audit row in one transaction.
+// refundRefusals word Stripe's refusals of a refund.
+var refundRefusals = map[string]string{
+	"charge_already_refunded": "Stripe says this charge is already fully refunded. Nothing was refunded now.",
+	"charge_disputed":         "Stripe does not refund a disputed charge. Respond to the dispute in Stripe instead.",
+	"balance_insufficient":    "Stripe refused: the account's balance is too low to cover this refund. Add funds in Stripe, then try again.",
+	"insufficient_funds":      "Stripe refused: the account's balance is too low to cover this refund. Add funds in Stripe, then try again.",
+	"amount_too_large":        "Stripe refused: the amount is more than what is left to refund on the charge.",
+}
+
+// makeRefund sends a checked refund to Stripe once (runStripeAction) and
+// answers with what became of it.
 func (s *Server) makeRefund(w http.ResponseWriter, r *http.Request, d store.ChargeDetail, f views.RefundForm, amount int64) {
 	me, _ := currentUser(r)
-	target := "charge:" + d.Charge.ID
-	a, claimed, err := s.actions.ClaimAction(r.Context(), f.Key, refundAction, target, &me.ID)
-	if err != nil {
-		s.serverError(w, r, "cannot claim a refund request", err)
-		return
-	}
-	if !claimed {
-		s.refundAlreadySent(w, r, d, a)
-		return
-	}
-	// From here the request runs to its end even if the browser goes
-	// away: Stripe's answer must be recorded.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), stripeCallTimeout)
-	defer cancel()
 	p := stripeapi.RefundCreate{Charge: d.Charge.ID, Amount: amount, Reason: refundReason(f.Reason),
 		Metadata: map[string]string{"paydesk_user": me.Email}}
 	if f.Note != "" {
@@ -238,117 +225,52 @@ func (s *Server) makeRefund(w http.ResponseWriter, r *http.Request, d store.Char
 	if f.Reason == "other" {
 		p.Metadata["reason"] = "other"
 	}
-	params := map[string]any{"amount": amount, "currency": d.Charge.Currency, "reason": f.Reason, "note": f.Note,
-		"idempotency_key": f.Key, "refunded_before": d.Charge.AmountRefunded}
-	entry := store.AuditEntry{ActorID: &me.ID, Actor: me.Email, Action: refundAction, Target: target,
-		Params: params, RemoteAddr: remoteHost(r)}
-
-	refund, requestID, callErr := s.refunder.CreateRecord(ctx, f.Key, p)
-	if callErr != nil {
-		var se *stripeapi.Error
-		if errors.As(callErr, &se) {
-			requestID = se.RequestID
-		}
-		msg, status := refundRefusal(callErr)
-		entry.Outcome, entry.StripeRequestID = store.AuditFailed, requestID
-		params["error"] = msg
-		err := s.staff.InTx(ctx, func(tx *store.Store) error {
-			if err := tx.FinishAction(ctx, f.Key, store.ActionFailed, "", msg); err != nil {
-				return err
+	out, err := s.runStripeAction(r, stripeAction{Key: f.Key, Action: refundAction, Target: "charge:" + d.Charge.ID,
+		Params: map[string]any{"amount": amount, "currency": d.Charge.Currency, "reason": f.Reason, "note": f.Note,
+			"refunded_before": d.Charge.AmountRefunded},
+		Refusals: refundRefusals,
+		Call: func(ctx context.Context) (string, string, func(context.Context, *store.Store) error, error) {
+			refund, requestID, err := s.refunder.CreateRecord(ctx, f.Key, p)
+			if err != nil {
+				return "", requestID, nil, err
 			}
-			return tx.RecordAudit(ctx, entry)
-		})
-		if err != nil {
-			s.logError(r, "cannot record a refused refund", err)
-		}
-		s.log.LogAttrs(ctx, slog.LevelWarn, "Stripe refused a refund", slog.String("charge", d.Charge.ID),
-			slog.String("stripe_request_id", requestID), slog.Any("err", callErr))
-		f.Errors[""] = msg
-		f.Confirm = true
-		s.renderRefund(w, r, status, f)
-		return
-	}
-	entry.Outcome, entry.StripeRequestID = store.AuditOK, requestID
-	params["refund"] = refund.ID
-	err = s.staff.InTx(ctx, func(tx *store.Store) error {
-		if err := tx.WriteThroughRefund(ctx, store.RefundWriteThrough{Refund: refund, Charge: d.Charge.ID,
-			RefundedBefore: d.Charge.AmountRefunded}); err != nil {
-			return err
-		}
-		if err := tx.FinishAction(ctx, f.Key, store.ActionDone, refund.ID, ""); err != nil {
-			return err
-		}
-		return tx.RecordAudit(ctx, entry)
-	})
+			return refund.ID, requestID, func(ctx context.Context, tx *store.Store) error {
+				return tx.WriteThroughRefund(ctx, store.RefundWriteThrough{Refund: refund, Charge: d.Charge.ID,
+					RefundedBefore: d.Charge.AmountRefunded})
+			}, nil
+		}})
 	if err != nil {
-		// Stripe made the refund; the action stays pending, so a retry of
-		// this form after store.ActionStale asks Stripe again under the
-		// same key and records the same refund.
-		s.logError(r, "Stripe made refund "+refund.ID+" but it could not be recorded", err)
-		s.renderError(w, r, http.StatusInternalServerError, "Stripe made the refund ("+refund.ID+
-			"), but paydesk could not record it yet. Do not refund again: it will show once Stripe's webhook arrives.")
+		s.actionFailed(w, r, err)
 		return
 	}
-	http.Redirect(w, r, objectURL("charges", d.Charge.ID)+"?"+url.Values{"refunded": {refund.ID}}.Encode(), http.StatusSeeOther)
+	s.refundOutcome(w, r, d, f, out)
 }
 
-// refundAlreadySent answers a second submission of a form whose refund was
-// sent already: with the refund once it is made, else with a notice.
-func (s *Server) refundAlreadySent(w http.ResponseWriter, r *http.Request, d store.ChargeDetail, a store.Action) {
-	deadline := time.Now().Add(pendingWait)
-	for a.Status == store.ActionPending && time.Now().Before(deadline) {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(100 * time.Millisecond):
+// refundOutcome answers with what became of a refund form: the charge page
+// once the refund is made (now or by an earlier submission of the form),
+// else the form with Stripe's refusal or a notice.
+func (s *Server) refundOutcome(w http.ResponseWriter, r *http.Request, d store.ChargeDetail, f views.RefundForm, out actionOutcome) {
+	q := url.Values{}
+	switch {
+	case out.Result != "":
+		q.Set("refunded", out.Result)
+		if out.Again {
+			q.Set("again", "1")
 		}
-		next, err := s.actions.ActionByKey(r.Context(), a.Key)
-		if err != nil {
-			s.serverError(w, r, "cannot read a refund request", err)
-			return
-		}
-		a = next
-	}
-	switch a.Status {
-	case store.ActionDone:
-		http.Redirect(w, r, objectURL("charges", d.Charge.ID)+"?"+url.Values{"refunded": {deref(a.ResultID)}, "again": {"1"}}.Encode(),
-			http.StatusSeeOther)
-	case store.ActionPending:
+		http.Redirect(w, r, objectURL("charges", d.Charge.ID)+"?"+q.Encode(), http.StatusSeeOther)
+	case out.Pending:
 		s.renderError(w, r, http.StatusConflict, "This refund was already sent to Stripe and its answer is still on its way. "+
 			"Open the charge again in a moment; do not refund again.")
+	case out.Refusal != nil:
+		msg, status := stripeRefusal(out.Refusal, refundRefusals)
+		f.Errors[""], f.Confirm = msg, true
+		s.renderRefund(w, r, status, f)
 	default:
-		// Failed: the form may be sent again (the key is free); show it.
-		f := s.newRefundForm(d)
-		f.Key = a.Key
-		f.Errors[""] = "Stripe refused this refund: " + deref(a.Error)
+		// Refused under an earlier submission: the key is free again, and
+		// the form can be sent once more.
+		f.Errors[""] = "Stripe refused this refund: " + out.PriorRefusal
 		s.renderRefund(w, r, http.StatusConflict, f)
 	}
-}
-
-// refundRefusal turns a failed Stripe call into a message for the form and
-// the status to answer with.
-func refundRefusal(err error) (string, int) {
-	var se *stripeapi.Error
-	if !errors.As(err, &se) {
-		return "Stripe could not be reached, so it may or may not have made the refund. Submitting this form again is safe: " +
-			"Stripe will not refund twice.", http.StatusBadGateway
-	}
-	switch se.Code {
-	case "charge_already_refunded":
-		return "Stripe says this charge is already fully refunded. Nothing was refunded now.", http.StatusConflict
-	case "charge_disputed":
-		return "Stripe does not refund a disputed charge. Respond to the dispute in Stripe instead.", http.StatusConflict
-	case "balance_insufficient", "insufficient_funds":
-		return "Stripe refused: the account's balance is too low to cover this refund. Add funds in Stripe, then try again.", http.StatusConflict
-	case "amount_too_large":
-		return "Stripe refused: the amount is more than what is left to refund on the charge.", http.StatusConflict
-	}
-	if se.Retryable || se.HTTPStatus >= 500 || se.HTTPStatus == 0 {
-		return "Stripe did not answer properly (" + cmp.Or(se.Message, "status "+strconv.Itoa(se.HTTPStatus)) +
-				"), so it may or may not have made the refund. Submitting this form again is safe: Stripe will not refund twice.",
-			http.StatusBadGateway
-	}
-	return "Stripe refused the refund: " + cmp.Or(se.Message, "status "+strconv.Itoa(se.HTTPStatus)) + ".", http.StatusUnprocessableEntity
 }
 
 func (s *Server) renderRefund(w http.ResponseWriter, r *http.Request, status int, f views.RefundForm) {

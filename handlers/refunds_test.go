@@ -461,7 +461,7 @@ func TestRefundStripeRefusal(t *testing.T) {
 		{400, `{"error":{"type":"invalid_request_error","code":"charge_disputed","message":"Charge is disputed."}}`,
 			"disputed", http.StatusConflict, false},
 		{500, `{"error":{"type":"api_error","message":"An unknown error occurred"}}`,
-			"Submitting this form again is safe", http.StatusBadGateway, true},
+			"Submitting the form again is safe", http.StatusBadGateway, true},
 	} {
 		e.stripe.refuse(tc.status, tc.body)
 		rec, doc := e.post(support, "ch_refund1", form)
