@@ -50,7 +50,14 @@ var commands = []command{
 
 func main() {
 	env := &environment{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr}
-	env.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// JSON or text by PAYDESK_LOG_FORMAT, at PAYDESK_LOG_LEVEL, secrets
+	// redacted whoever logs them (logging.go).
+	log, err := newLogger(os.Getenv, os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "paydesk: configuration: %v\n", err)
+		os.Exit(2)
+	}
+	env.log = log
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, env, os.Args[1:])
 	stop()
