@@ -53,7 +53,7 @@ func searchCharges(t *testing.T, st *store.Store, n int) {
 	insertCharges(t, st, rows...)
 }
 
-var searchTerms = []string{"4242", "ann", "ANN", "cus_7", "R-1", "ch_01", "ch_", "example", "zoë", "nothing-matches", "%", "_"}
+var searchTerms = []string{"4242", "ann", "ANN", "an", "cus_7", "R-1", "ch_01", "ch_", "example", "zoë", "nothing-matches", "%", "_"}
 
 // wantCharges is the straightforward query of a charges search.
 func wantCharges(t *testing.T, st *store.Store, q, order string) []string {
