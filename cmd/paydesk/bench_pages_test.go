@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ import (
 //	BENCH_DEEP           how many "next" links a deep page is (default 20)
 //	BENCH_DATA_DIR       keep the seeded cluster here and reuse it on the
 //	                     next run (default: a throwaway folder)
+//	BENCH_PAGES          a regular expression: measure only the pages whose
+//	                     names match it, and the export only if "export"
+//	                     does (default: everything)
 //
 // The cluster runs with fsync on and shared_buffers=1GB, as a production
 // server of this size would.
@@ -119,6 +123,7 @@ func BenchmarkPages(b *testing.B) {
 	s := loadSamples(b, db)
 
 	pages := benchPageList(s)
+	only := regexp.MustCompile(os.Getenv("BENCH_PAGES"))
 	// Deep pages: follow "next" from the first page of each list.
 	for _, list := range []string{"/customers", "/invoices", "/charges", "/refunds"} {
 		u := list
@@ -137,6 +142,9 @@ func BenchmarkPages(b *testing.B) {
 
 	fmt.Printf("\n%-44s %8s %8s %8s %8s\n", "page (server time, ms)", "p50", "p95", "p99", "max")
 	for _, p := range pages {
+		if !only.MatchString(p.name) {
+			continue
+		}
 		times, err := measure(cl, srv.base, p, clients, requests)
 		if err != nil {
 			b.Fatalf("%s: %v", p.name, err)
@@ -144,6 +152,9 @@ func BenchmarkPages(b *testing.B) {
 		fmt.Printf("%-44s %8.1f %8.1f %8.1f %8.1f\n", p.name, pct(times, 50), pct(times, 95), pct(times, 99), pct(times, 100))
 	}
 
+	if !only.MatchString("export") {
+		return
+	}
 	// The export runs in a fresh process, so its peak memory is the
 	// export's, not the page runs'.
 	exportSrv := startServe(b, env, "--workers", "1")
