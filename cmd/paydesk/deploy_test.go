@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -376,40 +377,62 @@ func composeDefaults(s string) string {
 	})
 }
 
-// configVariables returns the variables config.go reads: the names given
-// to getenv, to read (which also takes NAME_FILE) and to duration.
+// configVariables returns the variables paydesk reads: the names its
+// non-test files in cmd/paydesk (config.go, and logging.go, ops.go ...)
+// pass to getenv, to read and readSecret (which also take NAME_FILE) and to
+// duration. GOGC is the Go runtime's own, left out.
 func configVariables(t *testing.T) map[string]bool {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "config.go", nil, 0)
+	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	vars := map[string]bool{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok || len(call.Args) == 0 {
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			var fn string
+			switch f := call.Fun.(type) {
+			case *ast.Ident:
+				fn = f.Name
+			case *ast.SelectorExpr:
+				fn = f.Sel.Name
+			}
+			arg := 0
+			if fn == "readSecret" {
+				arg = 1
+			}
+			if len(call.Args) <= arg {
+				return true
+			}
+			lit, ok := call.Args[arg].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			name, _ := strconv.Unquote(lit.Value)
+			switch fn {
+			case "getenv", "duration":
+				vars[name] = true
+			case "read", "readSecret":
+				vars[name] = true
+				vars[name+"_FILE"] = true
+			}
 			return true
-		}
-		fn, ok := call.Fun.(*ast.Ident)
-		if !ok {
-			return true
-		}
-		lit, ok := call.Args[0].(*ast.BasicLit)
-		if !ok || lit.Kind != token.STRING {
-			return true
-		}
-		name, _ := strconv.Unquote(lit.Value)
-		switch fn.Name {
-		case "getenv", "duration":
-			vars[name] = true
-		case "read":
-			vars[name] = true
-			vars[name+"_FILE"] = true
-		}
-		return true
-	})
+		})
+	}
+	delete(vars, "GOGC")
 	if len(vars) < 10 || !vars["DATABASE_URL"] || !vars["SESSION_SECRET"] || !vars["PAYDESK_ADDR"] {
-		t.Fatalf("found only %v in config.go: has the way it reads variables changed?", vars)
+		t.Fatalf("found only %v in cmd/paydesk: has the way it reads variables changed?", vars)
 	}
 	return vars
 }
@@ -496,7 +519,7 @@ func TestDockerCompose(t *testing.T) {
 		env := map[string]string{}
 		for _, k := range envNode.keys {
 			if !known[k] {
-				t.Errorf("%s sets %s, which cmd/paydesk/config.go does not read", svc, k)
+				t.Errorf("%s sets %s, which cmd/paydesk does not read", svc, k)
 			}
 			env[k] = composeDefaults(envNode.m[k].s)
 		}
@@ -563,7 +586,7 @@ s:
 }
 
 // TestReadmeConfigTable checks README.md's configuration table names every
-// variable config.go reads (the NAME_FILE forms are described once, beside
+// variable paydesk reads (the NAME_FILE forms are described once, beside
 // the table), and nothing config.go does not read.
 func TestReadmeConfigTable(t *testing.T) {
 	readme := readRepoFile(t, "README.md")
@@ -578,13 +601,13 @@ func TestReadmeConfigTable(t *testing.T) {
 	}
 	for name := range configVariables(t) {
 		if !documented[name] && !(strings.HasSuffix(name, "_FILE") && documented[strings.TrimSuffix(name, "_FILE")]) {
-			t.Errorf("config.go reads %s, which README.md's configuration table does not list", name)
+			t.Errorf("cmd/paydesk reads %s, which README.md's configuration table does not list", name)
 		}
 	}
 	known := configVariables(t)
 	for name := range documented {
 		if !known[name] {
-			t.Errorf("README.md's configuration table lists %s, which config.go does not read", name)
+			t.Errorf("README.md's configuration table lists %s, which cmd/paydesk does not read", name)
 		}
 	}
 	if !strings.Contains(section, "`_FILE`") {
