@@ -31,7 +31,8 @@ type Intake interface {
 }
 
 // Readiness answers /readyz: nil when the database answers and its schema
-// is current.
+// is current. One that is also a Checker (health.go) has each of its
+// checks named in the answer.
 type Readiness interface {
 	Ready(ctx context.Context) error
 }
