@@ -279,7 +279,7 @@ paydesk demo is ready.
   Password  %s
             (a new one on every run)
 
-  Data      %s (delete it to start over)
+  Data      %s
   Stripe    %s
 
 Press Ctrl-C to stop.
@@ -571,7 +571,9 @@ func (d *demo) deliver(ctx context.Context, client *http.Client, url string, e d
 			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
 			}
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(e.body))
+		// A stop lets the delivery in hand finish (the server drains it)
+		// rather than cutting it off half-way; no new one starts.
+		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, url, bytes.NewReader(e.body))
 		if err != nil {
 			return err
 		}
@@ -579,9 +581,6 @@ func (d *demo) deliver(ctx context.Context, client *http.Client, url string, e d
 		req.Header.Set("Stripe-Signature", stripeapi.SignWebhook(e.body, d.webhookSecret, time.Now()))
 		resp, err := client.Do(req)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
 			last = err
 			continue
 		}
