@@ -219,26 +219,32 @@ func (s *Store) takeIndexesOfEmpty(ctx context.Context, table string) ([]string,
 	if !empty {
 		return nil, nil
 	}
+	// Each index comes back as its CREATE statement followed by the
+	// statistics targets set on its columns (migration 00010 sets them on
+	// the searched expressions), which dropping the index would lose.
 	var idx []struct {
-		Name string `db:"name"`
-		Def  string `db:"def"`
+		Name  string         `db:"name"`
+		Def   string         `db:"def"`
+		Stats pq.StringArray `db:"stats"`
 	}
 	if err := sqlx.SelectContext(ctx, s.q, &idx, `
-SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
+SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def,
+       ARRAY(SELECT format('ALTER INDEX %s ALTER COLUMN %s SET STATISTICS %s', i.indexrelid::regclass, a.attnum, a.attstattarget)
+               FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0 ORDER BY a.attnum) AS stats
   FROM pg_index i
  WHERE i.indrelid = $1::regclass
    AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
  ORDER BY 1`, table); err != nil {
 		return nil, fmt.Errorf("store: seed %s: list indexes: %w", table, err)
 	}
-	defs := make([]string, len(idx))
-	for i, x := range idx {
+	var defs []string
+	for _, x := range idx {
 		// x.Name is the catalog's own rendering of the index's name,
 		// quoted where it needs to be.
 		if _, err := s.q.ExecContext(ctx, `DROP INDEX `+x.Name); err != nil {
 			return nil, fmt.Errorf("store: seed %s: drop index %s: %w", table, x.Name, err)
 		}
-		defs[i] = x.Def
+		defs = append(append(defs, x.Def), x.Stats...)
 	}
 	return defs, nil
 }
