@@ -79,7 +79,8 @@ func BenchmarkWebhooks(b *testing.B) {
 	stats := os.Getenv("BENCH_STATS") == "1"
 	var settings []string
 	if stats {
-		settings = append(settings, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
+		settings = append(settings, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all",
+			"pg_stat_statements.track_planning=on")
 	}
 	cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "data"), Durable: true, Settings: settings})
 	if err != nil {
@@ -172,15 +173,18 @@ func printPostgresStats(b *testing.B, st *store.Store, events int) {
 		Query string  `db:"query"`
 		Calls int64   `db:"calls"`
 		Total float64 `db:"total"`
+		Plan  float64 `db:"plan"`
 		Rows  int64   `db:"rows"`
 	}
 	if err := st.DB().SelectContext(ctx, &top, `SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query, calls,
-		total_exec_time AS total, rows FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25`); err != nil {
+		total_exec_time AS total, total_plan_time AS plan, rows FROM pg_stat_statements
+		ORDER BY total_exec_time + total_plan_time DESC LIMIT 25`); err != nil {
 		b.Fatal(err)
 	}
-	fmt.Printf("postgres: statements by total time (µs per applied event)\n")
+	fmt.Printf("postgres: statements by time (µs per applied event: executing + planning)\n")
 	for _, t := range top {
-		fmt.Printf("%8.1f µs %8d calls %9d rows  %s\n", t.Total*1000/float64(events), t.Calls, t.Rows, t.Query)
+		fmt.Printf("%8.1f + %5.1f µs %8d calls %9d rows  %s\n", t.Total*1000/float64(events), t.Plan*1000/float64(events),
+			t.Calls, t.Rows, t.Query)
 	}
 	var tables []struct {
 		Name string `db:"relname"`
