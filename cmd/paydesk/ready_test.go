@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"paydesk/handlers"
 	"paydesk/store"
 	"paydesk/store/storetest"
+	"paydesk/stripeapi"
 	"paydesk/stripeapi/apply"
 )
 
@@ -219,5 +223,111 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestServeMetricsAndReadyz runs paydesk serve with a metrics token: a
+// signed event and one whose object must be re-fetched (Stripe is
+// unreachable) move the counters a scrape shows, /readyz names its three
+// checks, and every answer carries a request id.
+func TestServeMetricsAndReadyz(t *testing.T) {
+	_, dbURL := storetest.NewWithURL(t)
+	const token = "serve-metrics-token-0123456789"
+	env := map[string]string{
+		"DATABASE_URL": dbURL, "STRIPE_TEST_SECRET_KEY": "sk_test_123", "STRIPE_API_BASE": "http://127.0.0.1:1",
+		"STRIPE_WEBHOOK_SECRET": serveSecret, "PAYDESK_METRICS_TOKEN": token,
+	}
+	if r := paydesk(t, env, "migrate"); r.code != 0 {
+		t.Fatalf("migrate: %+v", r)
+	}
+	s := startServe(t, env, "--workers", "1")
+	client := &http.Client{Timeout: 10 * time.Second}
+	get := func(path string, auth string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodGet, s.base+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, _ = io.Copy(&b, resp.Body)
+		return resp, b.String()
+	}
+	series := func(text, name string) float64 {
+		for _, line := range strings.Split(text, "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				return f
+			}
+		}
+		return -1
+	}
+
+	if resp, _ := get("/metrics", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d", resp.StatusCode)
+	}
+	if resp, _ := get("/metrics", "Bearer wrong-token-0123456789"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/metrics with a wrong token: %d", resp.StatusCode)
+	}
+	resp, before := get("/metrics", "Bearer "+token)
+	if resp.StatusCode != http.StatusOK || len(resp.Header.Get("X-Request-Id")) != 24 {
+		t.Fatalf("/metrics with the token: %d, X-Request-Id %q\n%s", resp.StatusCode, resp.Header.Get("X-Request-Id"), before)
+	}
+
+	send := func(id, apiVersion string) {
+		body := []byte(`{"id":"` + id + `","object":"event","api_version":"` + apiVersion + `","created":1700000000,"livemode":false,` +
+			`"type":"customer.updated","data":{"object":{"id":"cus_` + id + `","object":"customer","name":"Ada"}}}`)
+		req, _ := http.NewRequest(http.MethodPost, s.base+"/webhooks/stripe", bytes.NewReader(body))
+		req.Header.Set("Stripe-Signature", stripeapi.SignWebhook(body, serveSecret, time.Now()))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("delivery %s: %d", id, resp.StatusCode)
+		}
+	}
+	send("evt_metrics_serve_1", stripeapi.APIVersion)
+	send("evt_metrics_serve_old", "2019-01-01")
+
+	var after string
+	waitUntil(t, "both events settled in the metrics", func() bool {
+		_, after = get("/metrics", "Bearer "+token)
+		return series(after, `paydesk_events_settled_total{outcome="applied"}`) >= 1 &&
+			series(after, `paydesk_events_settled_total{outcome="failed"}`) >= 1
+	})
+	for name, want := range map[string]float64{
+		`paydesk_webhook_deliveries_received_total`:                                             2,
+		`paydesk_webhook_deliveries_accepted_total`:                                             2,
+		`paydesk_events_settled_total{outcome="applied"}`:                                       1,
+		`paydesk_events_settled_total{outcome="failed"}`:                                        1,
+		`paydesk_event_queue_depth{status="failed"}`:                                            1,
+		`paydesk_http_request_duration_seconds_count{route="POST /webhooks/stripe",code="2xx"}`: 2,
+	} {
+		if got := series(after, name) - max(series(before, name), 0); got != want {
+			t.Errorf("%s moved by %v, want %v", name, got, want)
+		}
+	}
+	if n := series(after, `paydesk_event_workers_running`); n != 1 {
+		t.Errorf("%v workers running, want 1", n)
+	}
+	if n := series(after, `paydesk_stripe_requests_total{method="GET",endpoint="/v1/customers/{id}",outcome="network"}`); n < 1 {
+		t.Errorf("the failed re-fetch is not counted as a network outcome:\n%s", after)
+	}
+
+	resp, body := get("/readyz", "")
+	var a readyAnswer
+	if err := json.Unmarshal([]byte(body), &a); err != nil || resp.StatusCode != http.StatusOK || len(a.Checks) != 3 || a.Checks[2].Name != "workers" {
+		t.Errorf("/readyz: %d %s (%v)", resp.StatusCode, body, err)
+	}
+	if strings.Contains(s.log(), token) {
+		t.Errorf("the serve log holds the metrics token:\n%s", s.log())
 	}
 }
