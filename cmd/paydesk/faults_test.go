@@ -566,11 +566,11 @@ func foldRefusals(log string) string {
 // errorLines returns the log's ERROR lines.
 func errorLines(log string) []string { return levelLines(log, "ERROR") }
 
-// levelLines returns the log's lines at level.
+// levelLines returns the log's lines at level, in either log format.
 func levelLines(log, level string) []string {
 	var out []string
 	for _, l := range strings.Split(log, "\n") {
-		if strings.Contains(l, "level="+level+" ") {
+		if strings.Contains(l, "level="+level+" ") || strings.Contains(l, `"level":"`+level+`"`) {
 			out = append(out, l)
 		}
 	}

@@ -13,10 +13,10 @@ import (
 	"paydesk/stripeapi"
 )
 
-// defaultLogFormat is the log format when PAYDESK_LOG_FORMAT is unset.
-// It stays text while the process tests read serve's text lines (see
-// README, Operations); production sets PAYDESK_LOG_FORMAT=json.
-const defaultLogFormat = "text"
+// defaultLogFormat is the log format when PAYDESK_LOG_FORMAT is unset:
+// structured lines for a log collector. paydesk demo, run by a person at a
+// terminal, asks for text instead (see main).
+const defaultLogFormat = "json"
 
 // newLogger builds the logger every command uses from PAYDESK_LOG_FORMAT
 // (json or text) and PAYDESK_LOG_LEVEL (debug, info, warn, error; default

@@ -52,7 +52,17 @@ func main() {
 	env := &environment{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr}
 	// JSON or text by PAYDESK_LOG_FORMAT, at PAYDESK_LOG_LEVEL, secrets
 	// redacted whoever logs them (logging.go).
-	log, err := newLogger(os.Getenv, os.Stderr)
+	getenv := os.Getenv
+	if len(os.Args) > 1 && os.Args[1] == "demo" && os.Getenv("PAYDESK_LOG_FORMAT") == "" {
+		// The demo runs at a terminal: its lines are read by a person.
+		getenv = func(name string) string {
+			if name == "PAYDESK_LOG_FORMAT" {
+				return "text"
+			}
+			return os.Getenv(name)
+		}
+	}
+	log, err := newLogger(getenv, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "paydesk: configuration: %v\n", err)
 		os.Exit(2)

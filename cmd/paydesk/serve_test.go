@@ -20,7 +20,9 @@ import (
 
 const serveSecret = "whsec_cmd_serve_test"
 
-var listeningLine = regexp.MustCompile(`msg="paydesk serve listening" addr=(\S+)`)
+// listeningLine finds serve's address in its first log line, in either
+// log format (JSON by default, text for the demo).
+var listeningLine = regexp.MustCompile(`msg="paydesk serve listening" addr=(\S+)|"msg":"paydesk serve listening","addr":"([^"]+)"`)
 
 // serving is a running `paydesk serve`.
 type serving struct {
@@ -64,7 +66,7 @@ func startServe(t testing.TB, env map[string]string, args ...string) *serving {
 			s.stderr.WriteString(line)
 			s.mu.Unlock()
 			if m := listeningLine.FindStringSubmatch(line); m != nil {
-				addr <- m[1]
+				addr <- m[1] + m[2]
 			}
 			if err != nil {
 				return
