@@ -103,6 +103,7 @@ func Start(ctx context.Context) (*Mock, error) {
 	// Both listeners get a free loopback port: the HTTPS default (12112)
 	// would collide between parallel test binaries.
 	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0", "-strict-version-check")
+	dieWithParent(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("stripemock: %w", err)
