@@ -225,3 +225,123 @@ func optString(s string) *string {
 	}
 	return &s
 }
+
+// CreateDraftRecord makes a draft invoice with its items as one action:
+// it creates the invoice under idempotencyKey+"-invoice", each item under
+// idempotencyKey+"-item-N" (N counting from 1), then fetches the invoice
+// so the row holds Stripe's own lines and totals. Sending the same action
+// again with the same key replays every call Stripe already answered and
+// makes only the ones that failed, so a retry never makes a second
+// invoice or doubles an item. The row is at the version of the second the
+// fetch was sent; the request id is the invoice creation's (or the failed
+// call's, in the error).
+func (r *Invoices) CreateDraftRecord(ctx context.Context, idempotencyKey string, p InvoiceCreate, items []InvoiceItemCreate) (store.Invoice, string, error) {
+	if err := checkIdempotencyKey(idempotencyKey); err != nil {
+		return store.Invoice{}, "", err
+	}
+	if len(items) == 0 {
+		return store.Invoice{}, "", errors.New("stripeapi: a draft invoice needs at least one item")
+	}
+	inv, err := r.Create(ctx, idempotencyKey+"-invoice", p)
+	if err != nil {
+		return store.Invoice{}, "", err
+	}
+	requestID := ""
+	if inv.LastResponse != nil {
+		requestID = inv.LastResponse.RequestID
+	}
+	for i, item := range items {
+		item.Invoice = inv.ID
+		if item.Customer == "" {
+			item.Customer = p.Customer
+		}
+		if item.Currency == "" {
+			item.Currency = p.Currency
+		}
+		if _, err := r.c.InvoiceItems.Create(ctx, fmt.Sprintf("%s-item-%d", idempotencyKey, i+1), item); err != nil {
+			return store.Invoice{}, "", fmt.Errorf("stripeapi: invoice %s item %d: %w", inv.ID, i+1, err)
+		}
+	}
+	version := time.Now().Unix()
+	full, err := r.Get(ctx, inv.ID)
+	if err != nil {
+		return store.Invoice{}, "", err
+	}
+	row, err := r.record(ctx, full, version)
+	return row, requestID, err
+}
+
+// InvoiceAction is a change of an invoice's state that Stripe makes on
+// request.
+type InvoiceAction string
+
+// The invoice actions, named as in Stripe's API paths.
+const (
+	InvoiceFinalize          InvoiceAction = "finalize"
+	InvoiceSend              InvoiceAction = "send"
+	InvoiceVoid              InvoiceAction = "void"
+	InvoiceMarkUncollectible InvoiceAction = "mark_uncollectible"
+	InvoicePayNow            InvoiceAction = "pay"
+	InvoiceDelete            InvoiceAction = "delete"
+)
+
+// ActRecord makes one invoice action under idempotencyKey and returns
+// Stripe's answer as a mirror row at the version of the second the request
+// was sent, with Stripe's request id. pay is used by InvoicePayNow only.
+// A deleted draft comes back as a row holding only its ID, Deleted and
+// Version: Stripe answers a deletion with a stub.
+func (r *Invoices) ActRecord(ctx context.Context, idempotencyKey, id string, action InvoiceAction, pay InvoicePay) (store.Invoice, string, error) {
+	version := time.Now().Unix()
+	var (
+		inv *stripe.Invoice
+		err error
+	)
+	switch action {
+	case InvoiceFinalize:
+		inv, err = r.Finalize(ctx, idempotencyKey, id)
+	case InvoiceSend:
+		inv, err = r.Send(ctx, idempotencyKey, id)
+	case InvoiceVoid:
+		inv, err = r.Void(ctx, idempotencyKey, id)
+	case InvoiceMarkUncollectible:
+		inv, err = r.MarkUncollectible(ctx, idempotencyKey, id)
+	case InvoicePayNow:
+		inv, err = r.Pay(ctx, idempotencyKey, id, pay)
+	case InvoiceDelete:
+		inv, err = r.Delete(ctx, idempotencyKey, id)
+	default:
+		return store.Invoice{}, "", fmt.Errorf("stripeapi: unknown invoice action %q", action)
+	}
+	if err != nil {
+		return store.Invoice{}, "", err
+	}
+	requestID := ""
+	if inv.LastResponse != nil {
+		requestID = inv.LastResponse.RequestID
+	}
+	if action == InvoiceDelete {
+		if !inv.Deleted {
+			return store.Invoice{}, requestID, fmt.Errorf("stripeapi: invoice %s: Stripe did not say it was deleted", id)
+		}
+		return store.Invoice{ID: id, Deleted: true, Livemode: r.c.livemode, Version: version}, requestID, nil
+	}
+	row, err := r.record(ctx, inv, version)
+	return row, requestID, err
+}
+
+// record turns an invoice Stripe answered with into a row, fetching the
+// lines its embedded list left out.
+func (r *Invoices) record(ctx context.Context, inv *stripe.Invoice, version int64) (store.Invoice, error) {
+	var raw json.RawMessage
+	if inv.LastResponse != nil {
+		raw = inv.LastResponse.RawJSON
+	}
+	row, err := InvoiceRecord(raw, r.c.livemode, version)
+	if err != nil {
+		return store.Invoice{}, fmt.Errorf("stripeapi: invoice %s: %w", inv.ID, err)
+	}
+	if err := r.CompleteLines(ctx, &row); err != nil {
+		return store.Invoice{}, err
+	}
+	return row, nil
+}
