@@ -48,30 +48,31 @@ func refundKey(d store.ChargeDetail) string {
 
 // refundForm shows the refund form of a charge (GET /charges/{id}/refund).
 func (s *Server) refundForm(w http.ResponseWriter, r *http.Request) {
-	d, ok := s.refundCharge(w, r)
+	d, open, ok := s.refundCharge(w, r)
 	if !ok {
 		return
 	}
-	f := s.newRefundForm(d)
-	f.Amount, f.Reason = money.Major(store.RefundableAmount(d.Charge), d.Charge.Currency), "requested_by_customer"
+	f := s.newRefundForm(d, open)
+	f.Amount, f.Reason = money.Major(refundableNow(d.Charge, open), d.Charge.Currency), "requested_by_customer"
 	s.renderRefund(w, r, http.StatusOK, f)
 }
 
 // createRefund reviews, confirms and makes a refund
 // (POST /charges/{id}/refunds). step=review checks the form and shows the
 // confirmation; step=confirm makes the refund; step=edit goes back to the
-// form with its values.
+// form with its values. A refund above the approval amount of its
+// currency is not made on confirm but requested (approvals.go).
 func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	d, ok := s.refundCharge(w, r)
+	d, open, ok := s.refundCharge(w, r)
 	if !ok {
 		return
 	}
 	form := r.PostForm
 	key := strings.TrimSpace(form.Get("key"))
-	f := s.newRefundForm(d)
+	f := s.newRefundForm(d, open)
 	f.Amount, f.Reason, f.Note = strings.TrimSpace(form.Get("amount")), form.Get("reason"), strings.TrimSpace(form.Get("note"))
 	step := form.Get("step")
 	if step != "review" && step != "confirm" && step != "edit" {
@@ -95,6 +96,12 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// A refund request this form made already (a double click, a retry):
+	// answered with that request.
+	if me, _ := currentUser(r); open != nil && key != "" && open.FormKey == key && open.RequestedBy == me.ID && step == "confirm" {
+		s.requestMade(w, r, open.ID, true)
+		return
+	}
 	if f.Unavailable != "" {
 		s.renderRefund(w, r, http.StatusConflict, f)
 		return
@@ -107,7 +114,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 		s.renderRefund(w, r, http.StatusConflict, f)
 		return
 	}
-	amount, full := s.checkRefund(&f, d)
+	amount, full := s.checkRefund(&f, d, refundableNow(d.Charge, open))
 	if step == "edit" || len(f.Errors) > 0 {
 		status := http.StatusOK
 		if len(f.Errors) > 0 {
@@ -117,34 +124,62 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.AmountFormatted, f.Full = money.Format(amount, d.Charge.Currency), full
+	if above, ok := s.approvalAboveFor(d.Charge.Currency); ok && amount > above {
+		f.NeedsApproval = true
+	}
 	if step == "review" {
 		f.Confirm = true
 		s.renderRefund(w, r, http.StatusOK, f)
 		return
 	}
+	if f.NeedsApproval {
+		s.requestRefund(w, r, d, f, amount)
+		return
+	}
 	s.makeRefund(w, r, d, f, amount)
 }
 
-// refundCharge reads the charge of a refund route, answering 404 itself.
-func (s *Server) refundCharge(w http.ResponseWriter, r *http.Request) (store.ChargeDetail, bool) {
+// refundCharge reads the charge of a refund route and its open refund
+// request (nil when none), answering 404 itself.
+func (s *Server) refundCharge(w http.ResponseWriter, r *http.Request) (store.ChargeDetail, *store.RefundRequest, bool) {
 	id, ok := s.detailID(w, r, "charge")
 	if !ok {
-		return store.ChargeDetail{}, false
+		return store.ChargeDetail{}, nil, false
 	}
 	d, err := s.mirror.ChargeDetail(r.Context(), id)
 	if !s.detailFound(w, r, "charge", id, err) {
-		return store.ChargeDetail{}, false
+		return store.ChargeDetail{}, nil, false
 	}
-	return d, true
+	open, err := s.openRequest(r.Context(), id)
+	if err != nil {
+		s.serverError(w, r, "cannot read a refund request", err)
+		return store.ChargeDetail{}, nil, false
+	}
+	return d, open, true
 }
 
-func (s *Server) newRefundForm(d store.ChargeDetail) views.RefundForm {
+// refundableNow is what a refund form may still refund of charge c: what
+// Stripe would refund, less the amount of its refund request waiting for
+// approval.
+func refundableNow(c store.Charge, open *store.RefundRequest) int64 {
+	n := store.RefundableAmount(c)
+	if open != nil {
+		n -= open.Amount
+	}
+	return max(n, 0)
+}
+
+func (s *Server) newRefundForm(d store.ChargeDetail, open *store.RefundRequest) views.RefundForm {
 	c, cur := d.Charge, d.Charge.Currency
 	f := views.RefundForm{ChargeID: c.ID, ChargeURL: objectURL("charges", c.ID), Action: objectURL("charges", c.ID) + "/refunds",
 		Customer: cmp.Or(deref(d.CustomerName), deref(d.CustomerEmail), deref(c.Customer)),
 		Currency: money.Code(cur), Decimals: money.Exponent(cur),
 		Captured: money.Format(c.AmountCaptured, cur), Refunded: money.Format(c.AmountRefunded, cur),
-		Refundable: money.Format(store.RefundableAmount(c), cur), Key: refundKey(d), Errors: map[string]string{}}
+		Refundable: money.Format(refundableNow(c, open), cur), Key: refundKey(d), Errors: map[string]string{}}
+	if above, ok := s.approvalAboveFor(cur); ok {
+		f.ApprovalAbove = money.Format(above, cur)
+	}
+	f = s.withOpenRequest(f, open)
 	switch {
 	case s.refunder == nil || s.actions == nil:
 		f.Unavailable = "Refunds are not available: paydesk has no Stripe key configured."
@@ -154,15 +189,18 @@ func (s *Server) newRefundForm(d store.ChargeDetail) views.RefundForm {
 		f.Unavailable = "This charge is disputed: Stripe does not refund a disputed charge. Respond to the dispute in Stripe instead."
 	case store.RefundableAmount(c) == 0:
 		f.Unavailable = "Nothing is left to refund on this charge."
+	case refundableNow(c, open) == 0:
+		f.Unavailable = "What is left of this charge is held by the refund request waiting for approval."
 	}
 	return f
 }
 
-// checkRefund checks the typed values against the charge, recording each
-// problem on its field, and returns the amount in minor units and whether
-// it is everything still refundable.
-func (s *Server) checkRefund(f *views.RefundForm, d store.ChargeDetail) (int64, bool) {
-	cur, refundable := d.Charge.Currency, store.RefundableAmount(d.Charge)
+// checkRefund checks the typed values against the charge, of which
+// refundable may still be refunded, recording each problem on its field,
+// and returns the amount in minor units and whether it is everything still
+// refundable.
+func (s *Server) checkRefund(f *views.RefundForm, d store.ChargeDetail, refundable int64) (int64, bool) {
+	cur := d.Charge.Currency
 	amount, err := money.Parse(f.Amount, cur)
 	switch {
 	case f.Amount == "":

@@ -65,7 +65,9 @@ type refundEnv struct {
 	stripe *stripeRecorder
 }
 
-func newRefundEnv(t *testing.T) *refundEnv {
+// newRefundEnv makes the env; each option may change the server's Config
+// (dual approval's amounts, approvals_test.go).
+func newRefundEnv(t *testing.T, options ...func(*handlers.Config)) *refundEnv {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -102,7 +104,11 @@ func newRefundEnv(t *testing.T) *refundEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &refundEnv{staffEnv: newStaffEnv(t, handlers.Config{Refunds: api.Refunds}), stripe: rec}
+	c := handlers.Config{Refunds: api.Refunds}
+	for _, o := range options {
+		o(&c)
+	}
+	e := &refundEnv{staffEnv: newStaffEnv(t, c), stripe: rec}
 	e.putCharge("ch_refund1", "usd", 5000, 0)
 	return e
 }

@@ -21,6 +21,7 @@ var navigation = []struct {
 	{"Invoices", "/invoices", store.RoleViewer},
 	{"Charges", "/charges", store.RoleViewer},
 	{"Refunds", "/refunds", store.RoleViewer},
+	{"Refund requests", refundRequestsPath, store.RoleSupport},
 	{"Users", "/admin/users", store.RoleAdmin},
 	{"Audit log", "/admin/audit", store.RoleAdmin},
 }
@@ -37,7 +38,7 @@ func (s *Server) page(r *http.Request, title, current string) views.Page {
 	p.Status = s.mirrorStatus(r.Context())
 	for _, n := range navigation {
 		if user.Role.AtLeast(n.min) {
-			p.Nav = append(p.Nav, views.NavItem{Label: n.label, Href: n.href, Current: n.href == current})
+			p.Nav = append(p.Nav, views.NavItem{Label: s.navLabel(r.Context(), n.label, n.href), Href: n.href, Current: n.href == current})
 		}
 	}
 	return p

@@ -60,6 +60,10 @@ func (s *Server) routeTable() []route {
 		// Actions (refunds.go): each form posts under the object it acts on.
 		{"GET /charges/{id}/refund", supportRoute, s.refundForm},
 		{"POST /charges/{id}/refunds", supportRoute, s.createRefund},
+		// Dual approval of large refunds (approvals.go).
+		{"GET /refunds/requests", supportRoute, s.refundRequestsPage},
+		{"POST /refunds/requests/{id}/approve", supportRoute, s.approveRefundRequest},
+		{"POST /refunds/requests/{id}/reject", supportRoute, s.rejectRefundRequest},
 		// The live-update stream of every signed-in page (live.go).
 		{"GET /live", viewerRoute, s.liveStream},
 

@@ -74,6 +74,11 @@ type Config struct {
 	// Refunds makes refunds on Stripe; without it the refund form says
 	// refunds are unavailable.
 	Refunds Refunder
+	// RefundApproval is the amount, in minor units by lower-case currency,
+	// above which a refund needs a second person's approval (dual
+	// approval, approvals.go; ParseRefundApproval reads it). A currency not
+	// listed needs none.
+	RefundApproval map[string]int64
 }
 
 // Server is paydesk's http.Handler.
@@ -99,6 +104,8 @@ type Server struct {
 	metricsToken   []byte // SHA-256 of MetricsConfig.Token; nil without one
 	refunder       Refunder
 	actions        actionStore
+	approvalAbove  map[string]int64
+	requests       refundRequestStore
 }
 
 // New builds the Server and its route table. It panics when a required
@@ -113,10 +120,11 @@ func New(c Config) *Server {
 	s := &Server{intake: c.Intake, ready: c.Ready, staff: c.Staff, mirror: c.Mirror, log: c.Log,
 		cookies: newSessionCodec(c.SessionSecret), idle: cmp.Or(c.IdleTimeout, DefaultIdleTimeout),
 		absolute: cmp.Or(c.AbsoluteTimeout, DefaultAbsoluteTimeout), https: c.HTTPS, live: c.Live, loc: c.Location,
-		demoNotice: c.DemoNotice, refunder: c.Refunds}
+		demoNotice: c.DemoNotice, refunder: c.Refunds, approvalAbove: c.RefundApproval}
 	// The requests paydesk sends Stripe are recorded beside the staff
 	// accounts and the audit log (*store.Store).
 	s.actions, _ = c.Staff.(actionStore)
+	s.requests, _ = c.Staff.(refundRequestStore)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
