@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"paydesk/handlers"
 )
 
 // secret is a configuration value that must never be printed or logged.
@@ -38,6 +40,10 @@ type config struct {
 	// Location is the display time zone (PAYDESK_TIMEZONE, default UTC),
 	// used for dates on pages and for date filters.
 	Location *time.Location
+	// RefundApproval is PAYDESK_REFUND_APPROVAL_ABOVE: by lower-case
+	// currency, the amount in minor units above which a refund needs a
+	// second person's approval.
+	RefundApproval map[string]int64
 }
 
 // configError names the variable at fault; its text never holds a secret.
@@ -149,6 +155,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		} else {
 			c.Location = loc
 		}
+	}
+
+	if v := strings.TrimSpace(getenv("PAYDESK_REFUND_APPROVAL_ABOVE")); v != "" {
+		m, err := handlers.ParseRefundApproval(v)
+		if err != nil {
+			fail("PAYDESK_REFUND_APPROVAL_ABOVE", "want currency=amount pairs in major units like usd=500.00,jpy=50000: %v", err)
+		}
+		c.RefundApproval = m
 	}
 
 	c.Addr = ":8080"

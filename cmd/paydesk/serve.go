@@ -144,6 +144,8 @@ func serve(ctx context.Context, env *environment, cfg config, o serveOptions) er
 			// Refunds and the other actions call Stripe through the
 			// connector, each under its form's idempotency key.
 			Refunds: api.Refunds,
+			// Refunds above these amounts wait for a second person.
+			RefundApproval: cfg.RefundApproval,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
