@@ -157,6 +157,7 @@ var (
 	publicRoute  = access{public: true}
 	viewerRoute  = access{min: store.RoleViewer}
 	supportRoute = access{min: store.RoleSupport}
+	billingRoute = access{min: store.RoleBilling}
 	adminRoute   = access{min: store.RoleAdmin}
 )
 

@@ -179,6 +179,16 @@ var expectedAccess = map[string]string{
 	"POST /admin/users/{id}/enable":         "admin",
 	"POST /admin/users/{id}/password":       "admin",
 	"GET /admin/audit":                      "admin",
+
+	// Invoice actions (invoice_actions.go).
+	"GET /customers/{id}/invoices/new":       "billing",
+	"POST /customers/{id}/invoices":          "billing",
+	"POST /invoices/{id}/finalize":           "billing",
+	"POST /invoices/{id}/send":               "billing",
+	"POST /invoices/{id}/void":               "billing",
+	"POST /invoices/{id}/mark-uncollectible": "billing",
+	"POST /invoices/{id}/pay":                "billing",
+	"POST /invoices/{id}/delete":             "billing",
 }
 
 // TestRouteRoleMatrix walks every registered route as an anonymous visitor

@@ -43,6 +43,9 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		MoreInvoices: d.MoreInvoices, MoreCharges: d.MoreCharges, MoreRefunds: d.MoreRefunds,
 		InvoicesURL: filteredListURL("invoices", "customer", c.ID), ChargesURL: filteredListURL("charges", "customer", c.ID),
 		RefundsURL: filteredListURL("refunds", "customer", c.ID)}
+	if user, ok := currentUser(r); ok && user.Role.AtLeast(store.RoleBilling) && s.invoicer != nil && !c.Deleted {
+		v.NewInvoiceURL = objectURL("customers", c.ID) + "/invoices/new"
+	}
 	if c.Currency != nil && *c.Currency != "" {
 		v.Currency = money.Code(*c.Currency)
 		// Stripe's balance is in the customer's currency; negative is a
@@ -123,8 +126,10 @@ func (s *Server) invoicePage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.History = append(v.History, h)
 	}
-	title := "Invoice " + cmp.Or(v.Number, in.ID)
-	s.render(w, r, http.StatusOK, views.InvoiceDetailPage(s.page(r, title, "/invoices"), v))
+	v.Actions = s.invoiceActionsFor(r, in)
+	p := s.page(r, "Invoice "+cmp.Or(v.Number, in.ID), "/invoices")
+	p.Flash = invoiceActionFlash(r.URL.Query())
+	s.render(w, r, http.StatusOK, views.InvoiceDetailPage(p, v))
 }
 
 // chargePage shows a charge: amounts, status, payment method, outcome,

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -22,16 +23,20 @@ import (
 )
 
 // stripeRecorder stands between paydesk and stripe-mock (strict version
-// mode): it records every request and can answer refunds with an error
-// instead, as Stripe does when it refuses one.
+// mode): it records every request and can answer refunds (or the requests
+// under another path) with an error instead, as Stripe does when it
+// refuses one.
 type stripeRecorder struct {
 	mu       sync.Mutex
 	requests []recordedRequest
-	// refuse, when set, is the status and body every POST /v1/refunds gets.
+	// path is where refuse and delay apply: every path it begins; "" is
+	// /v1/refunds.
+	path string
+	// refuse, when set, is the status and body every POST under path gets.
 	refuseStatus int
 	refuseBody   string
-	// delay holds every refund this long before answering, so that
-	// concurrent submissions are all in flight together.
+	// delay holds every request under path this long before answering, so
+	// that concurrent submissions are all in flight together.
 	delay time.Duration
 }
 
@@ -69,6 +74,20 @@ type refundEnv struct {
 // (dual approval's amounts, approvals_test.go).
 func newRefundEnv(t *testing.T, options ...func(*handlers.Config)) *refundEnv {
 	t.Helper()
+	rec, api := startStripeRecorder(t)
+	c := handlers.Config{Refunds: api.Refunds}
+	for _, o := range options {
+		o(&c)
+	}
+	e := &refundEnv{staffEnv: newStaffEnv(t, c), stripe: rec}
+	e.putCharge("ch_refund1", "usd", 5000, 0)
+	return e
+}
+
+// startStripeRecorder starts stripe-mock in strict version mode behind a
+// stripeRecorder and returns a client whose every request goes through it.
+func startStripeRecorder(t *testing.T) (*stripeRecorder, *stripeapi.Client) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	mock, err := stripemock.Start(ctx)
@@ -84,12 +103,12 @@ func newRefundEnv(t *testing.T, options ...func(*handlers.Config)) *refundEnv {
 		form, _ := url.ParseQuery(string(body))
 		rec.mu.Lock()
 		rec.requests = append(rec.requests, recordedRequest{r.Method, r.URL.Path, r.Header.Get("Idempotency-Key"), form})
-		status, refusal, delay := rec.refuseStatus, rec.refuseBody, rec.delay
+		status, refusal, delay, path := rec.refuseStatus, rec.refuseBody, rec.delay, cmp.Or(rec.path, "/v1/refunds")
 		rec.mu.Unlock()
-		if r.URL.Path == "/v1/refunds" {
+		if strings.HasPrefix(r.URL.Path, path) {
 			time.Sleep(delay)
 		}
-		if status != 0 && r.Method == http.MethodPost && r.URL.Path == "/v1/refunds" {
+		if status != 0 && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, path) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Request-Id", "req_refused")
 			w.WriteHeader(status)
@@ -104,13 +123,7 @@ func newRefundEnv(t *testing.T, options ...func(*handlers.Config)) *refundEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := handlers.Config{Refunds: api.Refunds}
-	for _, o := range options {
-		o(&c)
-	}
-	e := &refundEnv{staffEnv: newStaffEnv(t, c), stripe: rec}
-	e.putCharge("ch_refund1", "usd", 5000, 0)
-	return e
+	return rec, api
 }
 
 // putCharge stores a succeeded, captured charge of a customer.

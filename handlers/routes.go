@@ -60,6 +60,16 @@ func (s *Server) routeTable() []route {
 		// Actions (refunds.go): each form posts under the object it acts on.
 		{"GET /charges/{id}/refund", supportRoute, s.refundForm},
 		{"POST /charges/{id}/refunds", supportRoute, s.createRefund},
+		// Invoices (invoice_actions.go): drafts made for a customer, and
+		// the state changes Stripe allows, each under the invoice.
+		{"GET /customers/{id}/invoices/new", billingRoute, s.invoiceForm},
+		{"POST /customers/{id}/invoices", billingRoute, s.createInvoice},
+		{"POST /invoices/{id}/finalize", billingRoute, s.invoiceActionHandler("finalize")},
+		{"POST /invoices/{id}/send", billingRoute, s.invoiceActionHandler("send")},
+		{"POST /invoices/{id}/void", billingRoute, s.invoiceActionHandler("void")},
+		{"POST /invoices/{id}/mark-uncollectible", billingRoute, s.invoiceActionHandler("mark-uncollectible")},
+		{"POST /invoices/{id}/pay", billingRoute, s.invoiceActionHandler("pay")},
+		{"POST /invoices/{id}/delete", billingRoute, s.invoiceActionHandler("delete")},
 		// Dual approval of large refunds (approvals.go).
 		{"GET /refunds/requests", supportRoute, s.refundRequestsPage},
 		{"POST /refunds/requests/{id}/approve", supportRoute, s.approveRefundRequest},

@@ -74,6 +74,10 @@ type Config struct {
 	// Refunds makes refunds on Stripe; without it the refund form says
 	// refunds are unavailable.
 	Refunds Refunder
+	// Invoices creates draft invoices and changes their state on Stripe
+	// (invoice_actions.go); without it the forms say so and the invoice
+	// page offers no actions.
+	Invoices Invoicer
 	// RefundApproval is the amount, in minor units by lower-case currency,
 	// above which a refund needs a second person's approval (dual
 	// approval, approvals.go; ParseRefundApproval reads it). A currency not
@@ -104,6 +108,7 @@ type Server struct {
 	metricsToken   []byte // SHA-256 of MetricsConfig.Token; nil without one
 	refunder       Refunder
 	actions        actionStore
+	invoicer       Invoicer
 	approvalAbove  map[string]int64
 	requests       refundRequestStore
 }
@@ -124,6 +129,7 @@ func New(c Config) *Server {
 	// The requests paydesk sends Stripe are recorded beside the staff
 	// accounts and the audit log (*store.Store).
 	s.actions, _ = c.Staff.(actionStore)
+	s.invoicer = c.Invoices
 	s.requests, _ = c.Staff.(refundRequestStore)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

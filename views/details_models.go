@@ -61,6 +61,9 @@ type CustomerView struct {
 	MoreRefunds                     bool
 	InvoicesURL, ChargesURL         string // the lists filtered to this customer
 	RefundsURL                      string
+	// NewInvoiceURL is the new invoice form, for staff who may run
+	// invoices; "" hides the link.
+	NewInvoiceURL string
 }
 
 // InvoiceLineView is one line of an invoice.
@@ -100,6 +103,9 @@ type InvoiceView struct {
 	History                     []InvoiceHistoryEntry
 	MoreHistory                 bool
 	Metadata                    []MetadataEntry
+	// Actions are the state changes offered to staff who may run
+	// invoices, only those Stripe allows in the invoice's state.
+	Actions []InvoiceActionButton
 }
 
 // ChargeOutcomeView is a charge's outcome as Stripe states it.
