@@ -297,7 +297,7 @@ FROM generate_series(1, $1::int) AS i`, store.SearchTotalsLimit+1)
 	if n := len(rowIDs(doc)); n != store.DefaultListLimit {
 		t.Errorf("%d rows, want a full page", n)
 	}
-	if note := doc.Find(`[data-testid="totals-withheld"]`).Text(); !strings.Contains(note, "More than 5,000 charges match this search") {
+	if note := doc.Find(`[data-testid="totals-withheld"]`).Text(); !strings.Contains(note, "More than 1,000 charges match this search") {
 		t.Errorf("withheld totals note %q", note)
 	}
 	if doc.Find(`[data-testid="total"]`).Length() != 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -216,7 +217,8 @@ FROM generate_series($1::int, $2::int) AS i`, from, to, listBase)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameIDs(t, "newest 4242 charges", chargeIDs(p), "ch_l4_5000", "ch_l4_4999", "ch_l4_4998")
+	last := func(i int) string { return "ch_l4_" + strconv.Itoa(store.SearchTotalsLimit-i) }
+	sameIDs(t, "newest 4242 charges", chargeIDs(p), last(0), last(1), last(2))
 }
 
 // Customers and invoices: a search matching through the id, the email and
