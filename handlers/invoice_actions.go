@@ -167,7 +167,7 @@ func (s *Server) invoiceActionsFor(r *http.Request, in store.Invoice) []views.In
 			continue
 		}
 		b := views.InvoiceActionButton{Name: a.Name, Label: a.Label, URL: objectURL("invoices", in.ID) + "/" + a.Name,
-			Key: invoiceActionKey(in, a), Step: "confirm", Destructive: a.Confirm}
+			Key: invoiceActionKey(in, a), Step: "confirm", Destructive: a.Confirm && a.Stripe != stripeapi.InvoicePayNow}
 		if a.Confirm {
 			b.Step = "review"
 		}
