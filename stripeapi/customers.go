@@ -3,6 +3,8 @@ package stripeapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/customer"
@@ -79,4 +81,40 @@ func (r *Customers) List(ctx context.Context, lp ListParams) (Page[store.Custome
 	return listPage(ctx, r.c, "/v1/customers", q, func(raw json.RawMessage, _ int, version int64) (store.Customer, error) {
 		return CustomerRecord(raw, r.c.livemode, version)
 	})
+}
+
+// CreateRecord creates a customer like Create and returns Stripe's answer
+// as a mirror row, at the version of the second the request was sent (the
+// customer is at least that new), with Stripe's request id.
+func (r *Customers) CreateRecord(ctx context.Context, idempotencyKey string, p CustomerParams) (store.Customer, string, error) {
+	version := time.Now().Unix()
+	c, err := r.Create(ctx, idempotencyKey, p)
+	if err != nil {
+		return store.Customer{}, "", err
+	}
+	return r.record(c, version)
+}
+
+// UpdateRecord changes a customer like Update and returns Stripe's answer
+// as a mirror row, like CreateRecord.
+func (r *Customers) UpdateRecord(ctx context.Context, idempotencyKey, id string, p CustomerParams) (store.Customer, string, error) {
+	version := time.Now().Unix()
+	c, err := r.Update(ctx, idempotencyKey, id, p)
+	if err != nil {
+		return store.Customer{}, "", err
+	}
+	return r.record(c, version)
+}
+
+func (r *Customers) record(c *stripe.Customer, version int64) (store.Customer, string, error) {
+	var raw json.RawMessage
+	var requestID string
+	if c.LastResponse != nil {
+		raw, requestID = c.LastResponse.RawJSON, c.LastResponse.RequestID
+	}
+	row, err := CustomerRecord(raw, r.c.livemode, version)
+	if err != nil {
+		return store.Customer{}, requestID, fmt.Errorf("stripeapi: customer %s: %w", c.ID, err)
+	}
+	return row, requestID, nil
 }
