@@ -438,8 +438,11 @@ func (s *Store) rollupOverviewRefunds(ctx context.Context, bounds []string) (out
 	return out, ok, nil
 }
 
-// rollupRebuildSQL recomputes every rollup from the mirror rows in the
-// zone $1. The mirror tables must be locked against writes.
+// rollupRebuildSQL recomputes every rollup kept by day from the mirror
+// rows in the zone $1. The mirror tables must be locked against writes.
+// The amount rollups (migration 00015) do not depend on the zone and stay
+// as they are: their triggers keep them exact through the rebuild (which
+// writes no mirror row).
 var rollupRebuildSQL = []string{
 	`DELETE FROM rollup_charges`,
 	`INSERT INTO rollup_charges (day, currency, status, refunded, partially_refunded, disputed, n, amount)
@@ -484,9 +487,10 @@ func (s *Store) RollupZone(ctx context.Context) (string, error) {
 
 // EnsureRollupZone makes zone (an IANA name PostgreSQL knows, such as
 // "Europe/Berlin" or "UTC") the rollups' zone. When it already is, this
-// costs one query; otherwise every rollup is rebuilt from the mirror rows
-// in one transaction, with the mirror tables locked against writes (reads
-// go on) so that no change is missed or counted twice. Readers see the
+// costs one query; otherwise every rollup by day is rebuilt from the
+// mirror rows in one transaction, with the mirror tables locked against
+// writes (reads go on) so that no change is missed or counted twice (the
+// amount rollups, which have no days, are left alone). Readers see the
 // old rollups until it commits and the new ones after. It reports whether
 // it rebuilt.
 func (s *Store) EnsureRollupZone(ctx context.Context, zone string) (rebuilt bool, err error) {
@@ -548,6 +552,10 @@ var rollupTables = []struct {
 	{"rollup_invoices", "day, currency, status, deleted", []string{"n", "amount"}},
 	{"rollup_customers", "day, currency, deleted", []string{"n", "amount"}},
 	{"rollup_open_invoices", "day, currency, deleted", []string{"n", "total", "amount_remaining"}},
+	// The amount rollups (rollup_amounts.go). They have no day, so
+	// EnsureRollupZone does not rebuild them.
+	{"rollup_charges_amount", "currency, status, refunded, partially_refunded, disputed, bucket", []string{"n", "amount"}},
+	{"rollup_invoices_amount", "currency, status, deleted, bucket", []string{"n", "total"}},
 }
 
 // compactSQL merges the delta rows of each key that has more than one, and
