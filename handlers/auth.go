@@ -151,6 +151,10 @@ type access struct {
 	public bool       // anyone, signed in or not (and no session lookup)
 	min    store.Role // otherwise the lowest role allowed
 	api    bool       // answers 401 to anonymous callers instead of redirecting to /login
+	// token: a machine caller with an API token (Authorization: Bearer),
+	// never a session (admin_tokens.go); cross-origin protection does not
+	// apply, as no browser sends the token.
+	token bool
 }
 
 var (
@@ -159,12 +163,17 @@ var (
 	supportRoute = access{min: store.RoleSupport}
 	billingRoute = access{min: store.RoleBilling}
 	adminRoute   = access{min: store.RoleAdmin}
+	// apiTokenRoute is for callers holding an API token an admin made.
+	apiTokenRoute = access{token: true, api: true}
 )
 
 // guard enforces a route's access: the one place roles are checked.
 func (s *Server) guard(a access, h http.HandlerFunc) http.HandlerFunc {
 	if a.public {
 		return h
+	}
+	if a.token {
+		return s.withAPIToken(h)
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		r = s.authenticate(w, r)

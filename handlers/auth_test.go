@@ -180,6 +180,17 @@ var expectedAccess = map[string]string{
 	"POST /admin/users/{id}/password":       "admin",
 	"GET /admin/audit":                      "admin",
 
+	// Customers (customer_actions.go), API tokens (admin_tokens.go) and
+	// the purchase intake (orders.go), which takes an API token only.
+	"GET /customers/new":             "billing",
+	"POST /customers":                "billing",
+	"GET /customers/{id}/edit":       "billing",
+	"POST /customers/{id}":           "billing",
+	"GET /admin/tokens":              "admin",
+	"POST /admin/tokens":             "admin",
+	"POST /admin/tokens/{id}/revoke": "admin",
+	"POST /api/v1/orders":            "api-token",
+
 	// Invoice actions (invoice_actions.go).
 	"GET /customers/{id}/invoices/new":       "billing",
 	"POST /customers/{id}/invoices":          "billing",
@@ -208,8 +219,11 @@ func TestRouteRoleMatrix(t *testing.T) {
 			continue
 		}
 		got := string(rt.MinRole)
-		if rt.Public {
+		switch {
+		case rt.Public:
 			got = "public"
+		case rt.APIToken:
+			got = "api-token"
 		}
 		if got != want {
 			t.Errorf("route %q: registered for %q, the matrix expects %q", rt.Pattern, got, want)
@@ -232,6 +246,23 @@ func TestRouteRoleMatrix(t *testing.T) {
 			form = url.Values{"role": {"viewer"}, "email": {"new-" + fmt.Sprint(time.Now().UnixNano()) + "@example.com"}}
 		}
 		anon := e.do(method, path, form)
+		if rt.APIToken {
+			// No session of any role gets in: only a bearer token does
+			// (orders_test.go).
+			for _, c := range append([]*http.Cookie{nil}, e.mustLogin(store.RoleAdmin)) {
+				var rec *httptest.ResponseRecorder
+				if c == nil {
+					rec = anon
+				} else {
+					rec = e.do(method, path, form, c)
+				}
+				if rec.Code != http.StatusUnauthorized || rec.Header().Get("Content-Type") != "application/problem+json" {
+					t.Errorf("%s without a token (session %v): %d %q, want 401 problem+json", rt.Pattern, c != nil, rec.Code,
+						rec.Header().Get("Content-Type"))
+				}
+			}
+			continue
+		}
 		switch {
 		case rt.Public:
 			if anon.Code == http.StatusUnauthorized || anon.Code == http.StatusForbidden || isLoginRedirect(anon) {

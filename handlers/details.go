@@ -64,7 +64,9 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 	for _, re := range d.Refunds {
 		v.Refunds = append(v.Refunds, s.relatedRefund(re))
 	}
-	s.render(w, r, http.StatusOK, views.CustomerDetailPage(s.page(r, "Customer "+cmp.Or(v.Name, v.Email, c.ID), "/customers"), v))
+	p := s.page(r, "Customer "+cmp.Or(v.Name, v.Email, c.ID), "/customers")
+	p.Flash = customerFlash(r.URL.Query()) // customer_actions.go
+	s.render(w, r, http.StatusOK, views.CustomerDetailPage(p, v))
 }
 
 // invoicePage shows an invoice: its lines, amounts, status history, links

@@ -24,6 +24,7 @@ var navigation = []struct {
 	{"Refund requests", refundRequestsPath, store.RoleSupport},
 	{"Users", "/admin/users", store.RoleAdmin},
 	{"Audit log", "/admin/audit", store.RoleAdmin},
+	{"API tokens", "/admin/tokens", store.RoleAdmin},
 }
 
 // page is the layout's data for a page titled title whose menu entry is

@@ -57,9 +57,19 @@ func (s *Server) routeTable() []route {
 		{"GET /charges/{id}", viewerRoute, s.chargePage},
 		{"GET /refunds/{id}", viewerRoute, s.refundPage},
 
+		// Customers (customer_actions.go): created and edited by billing.
+		{"GET /customers/new", billingRoute, s.newCustomerForm},
+		{"POST /customers", billingRoute, s.createCustomer},
+		{"GET /customers/{id}/edit", billingRoute, s.editCustomerForm},
+		{"POST /customers/{id}", billingRoute, s.updateCustomer},
+
 		// Actions (refunds.go): each form posts under the object it acts on.
 		{"GET /charges/{id}/refund", supportRoute, s.refundForm},
 		{"POST /charges/{id}/refunds", supportRoute, s.createRefund},
+		// Dual approval of large refunds (approvals.go).
+		{"GET /refunds/requests", supportRoute, s.refundRequestsPage},
+		{"POST /refunds/requests/{id}/approve", supportRoute, s.approveRefundRequest},
+		{"POST /refunds/requests/{id}/reject", supportRoute, s.rejectRefundRequest},
 		// Invoices (invoice_actions.go): drafts made for a customer, and
 		// the state changes Stripe allows, each under the invoice.
 		{"GET /customers/{id}/invoices/new", billingRoute, s.invoiceForm},
@@ -70,10 +80,6 @@ func (s *Server) routeTable() []route {
 		{"POST /invoices/{id}/mark-uncollectible", billingRoute, s.invoiceActionHandler("mark-uncollectible")},
 		{"POST /invoices/{id}/pay", billingRoute, s.invoiceActionHandler("pay")},
 		{"POST /invoices/{id}/delete", billingRoute, s.invoiceActionHandler("delete")},
-		// Dual approval of large refunds (approvals.go).
-		{"GET /refunds/requests", supportRoute, s.refundRequestsPage},
-		{"POST /refunds/requests/{id}/approve", supportRoute, s.approveRefundRequest},
-		{"POST /refunds/requests/{id}/reject", supportRoute, s.rejectRefundRequest},
 		// The live-update stream of every signed-in page (live.go).
 		{"GET /live", viewerRoute, s.liveStream},
 
@@ -84,6 +90,12 @@ func (s *Server) routeTable() []route {
 		{"POST /admin/users/{id}/enable", adminRoute, s.enableUser},
 		{"POST /admin/users/{id}/password", adminRoute, s.resetPassword},
 		{"GET /admin/audit", adminRoute, s.auditPage},
+		{"GET /admin/tokens", adminRoute, s.tokensPage},
+		{"POST /admin/tokens", adminRoute, s.createToken},
+		{"POST /admin/tokens/{id}/revoke", adminRoute, s.revokeToken},
+
+		// The purchase intake (orders.go): shops, with an API token.
+		{"POST /api/v1/orders", apiTokenRoute, s.createOrder},
 	}
 }
 
@@ -104,6 +116,13 @@ func (s *Server) buildHandler() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	for _, p := range webhookPatterns {
 		cop.AddInsecureBypassPattern(p)
+	}
+	// API-token routes are called by servers, not browsers, and carry
+	// their own credential, which a browser never attaches by itself.
+	for _, rt := range s.routes {
+		if rt.access.token {
+			cop.AddInsecureBypassPattern(rt.pattern)
+		}
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "cross-origin request refused: submit the form from paydesk's own pages", nil)
@@ -127,6 +146,8 @@ type RouteInfo struct {
 	Public  bool
 	MinRole store.Role // for routes that are not public
 	API     bool       // anonymous callers get 401 rather than a redirect
+	// APIToken routes take an API token only, never a session.
+	APIToken bool
 }
 
 // Routes lists every registered route with its access, for the route ×
@@ -134,7 +155,8 @@ type RouteInfo struct {
 func (s *Server) Routes() []RouteInfo {
 	out := make([]RouteInfo, len(s.routes))
 	for i, rt := range s.routes {
-		out[i] = RouteInfo{Pattern: rt.pattern, Public: rt.access.public, MinRole: rt.access.min, API: rt.access.api}
+		out[i] = RouteInfo{Pattern: rt.pattern, Public: rt.access.public, MinRole: rt.access.min, API: rt.access.api,
+			APIToken: rt.access.token}
 	}
 	return out
 }

@@ -74,15 +74,18 @@ type Config struct {
 	// Refunds makes refunds on Stripe; without it the refund form says
 	// refunds are unavailable.
 	Refunds Refunder
-	// Invoices creates draft invoices and changes their state on Stripe
-	// (invoice_actions.go); without it the forms say so and the invoice
-	// page offers no actions.
-	Invoices Invoicer
+	// Customers creates and edits customers on Stripe
+	// (customer_actions.go); without it the forms say so.
+	Customers CustomerWriter
 	// RefundApproval is the amount, in minor units by lower-case currency,
 	// above which a refund needs a second person's approval (dual
 	// approval, approvals.go; ParseRefundApproval reads it). A currency not
 	// listed needs none.
 	RefundApproval map[string]int64
+	// Invoices creates draft invoices and changes their state on Stripe
+	// (invoice_actions.go); without it the forms say so and the invoice
+	// page offers no actions.
+	Invoices Invoicer
 }
 
 // Server is paydesk's http.Handler.
@@ -108,9 +111,12 @@ type Server struct {
 	metricsToken   []byte // SHA-256 of MetricsConfig.Token; nil without one
 	refunder       Refunder
 	actions        actionStore
-	invoicer       Invoicer
+	customers      CustomerWriter
+	tokens         tokenStore
+	orders         orderStore
 	approvalAbove  map[string]int64
 	requests       refundRequestStore
+	invoicer       Invoicer
 }
 
 // New builds the Server and its route table. It panics when a required
@@ -129,8 +135,12 @@ func New(c Config) *Server {
 	// The requests paydesk sends Stripe are recorded beside the staff
 	// accounts and the audit log (*store.Store).
 	s.actions, _ = c.Staff.(actionStore)
-	s.invoicer = c.Invoices
+	// API tokens and the orders of the purchase intake live there too.
+	s.tokens, _ = c.Staff.(tokenStore)
+	s.orders, _ = c.Staff.(orderStore)
+	s.customers = c.Customers
 	s.requests, _ = c.Staff.(refundRequestStore)
+	s.invoicer = c.Invoices
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
