@@ -143,7 +143,7 @@ func serve(ctx context.Context, env *environment, cfg config, o serveOptions) er
 			DemoNotice: o.demoNotice,
 			// Refunds and the other actions call Stripe through the
 			// connector, each under its form's idempotency key.
-			Refunds: api.Refunds, Invoices: api.Invoices,
+			Refunds: api.Refunds, Invoices: api.Invoices, Customers: api.Customers,
 			// Refunds above these amounts wait for a second person.
 			RefundApproval: cfg.RefundApproval,
 		}),
