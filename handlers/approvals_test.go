@@ -100,7 +100,7 @@ func TestRefundBelowApprovalIsDirect(t *testing.T) {
 	if rec.Code != http.StatusSeeOther || !strings.Contains(rec.Header().Get("Location"), "refunded=re_") {
 		t.Fatalf("direct refund: %d %q\n%s", rec.Code, rec.Header().Get("Location"), rec.Body)
 	}
-	if n := len(a.stripe.refunds()); n != 1 {
+	if n := len(a.stripe.Calls("POST /v1/refunds")); n != 1 {
 		t.Errorf("%d refunds reached Stripe, want 1", n)
 	}
 	if n := a.count(`SELECT count(*) FROM refund_requests`); n != 0 {
@@ -147,7 +147,7 @@ func TestRefundApprovalFlow(t *testing.T) {
 	if again.Code != http.StatusSeeOther || !strings.Contains(again.Header().Get("Location"), "again=1") {
 		t.Errorf("the same confirmation again: %d %q", again.Code, again.Header().Get("Location"))
 	}
-	if n := len(a.stripe.refunds()); n != 0 {
+	if n := len(a.stripe.Calls("POST /v1/refunds")); n != 0 {
 		t.Fatalf("a request reached Stripe %d times", n)
 	}
 	req := a.stored(id)
@@ -210,7 +210,7 @@ func TestRefundApprovalFlow(t *testing.T) {
 		t.Errorf("self-approval: %d, want 403", rec.Code)
 	}
 	bodyHas(t, rec, "cannot approve it")
-	if n := len(a.stripe.refunds()); n != 0 || a.auditCount("refund.approve") != 0 || a.stored(id).Status != store.RefundRequestPending {
+	if n := len(a.stripe.Calls("POST /v1/refunds")); n != 0 || a.auditCount("refund.approve") != 0 || a.stored(id).Status != store.RefundRequestPending {
 		t.Fatalf("a refused self-approval changed something: %d Stripe calls, request %s", n, a.stored(id).Status)
 	}
 
@@ -223,7 +223,7 @@ func TestRefundApprovalFlow(t *testing.T) {
 	if rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/charges/ch_big?refunded=re_") {
 		t.Fatalf("approve: %d %q\n%s", rec.Code, rec.Header().Get("Location"), rec.Body)
 	}
-	calls := a.stripe.refunds()
+	calls := a.stripe.Calls("POST /v1/refunds")
 	if len(calls) != 1 || calls[0].IdempotencyKey != req.Key {
 		t.Fatalf("Stripe got %+v, want one refund under the request's key %q", calls, req.Key)
 	}
@@ -274,7 +274,7 @@ func TestRefundApprovalFlow(t *testing.T) {
 	if rec.Code != http.StatusConflict {
 		t.Errorf("stale reject: %d, want 409", rec.Code)
 	}
-	if n := len(a.stripe.refunds()); n != 1 || a.auditCount("refund.approve") != 1 || a.auditCount("refund.reject") != 0 {
+	if n := len(a.stripe.Calls("POST /v1/refunds")); n != 1 || a.auditCount("refund.approve") != 1 || a.auditCount("refund.reject") != 0 {
 		t.Errorf("after stale decisions: %d Stripe calls, %d approve rows", n, a.auditCount("refund.approve"))
 	}
 	// Decided, it is listed as such; the menu counts nothing.
@@ -305,9 +305,7 @@ func TestRefundApprovalFlow(t *testing.T) {
 func TestRefundApprovalConcurrent(t *testing.T) {
 	a := newApprovalEnv(t)
 	a.putCharge("ch_big2", "usd", 50_000, 0)
-	a.stripe.mu.Lock()
-	a.stripe.delay = 400 * time.Millisecond
-	a.stripe.mu.Unlock()
+	a.stripe.Delay("/v1/refunds*", 400*time.Millisecond)
 
 	// One approver clicking many times at once; then two approvers at once.
 	for _, tc := range []struct {
@@ -341,7 +339,7 @@ func TestRefundApprovalConcurrent(t *testing.T) {
 			t.Errorf("%s: no approval went through: %v", tc.charge, codes)
 		}
 		keys := map[string]int{}
-		for _, r := range a.stripe.refunds() {
+		for _, r := range a.stripe.Calls("POST /v1/refunds") {
 			if r.Form.Get("charge") == tc.charge {
 				keys[r.IdempotencyKey]++
 			}
@@ -388,7 +386,7 @@ func TestRefundRequestRejectAndWithdraw(t *testing.T) {
 		t.Errorf("approve after reject: %d", rec.Code)
 	}
 	bodyHas(t, rec, "already rejected by support2@example.com")
-	if n := len(a.stripe.refunds()); n != 0 || a.auditCount("refund.reject") != 1 || a.auditCount("refund.approve") != 0 {
+	if n := len(a.stripe.Calls("POST /v1/refunds")); n != 0 || a.auditCount("refund.reject") != 1 || a.auditCount("refund.approve") != 0 {
 		t.Errorf("after the rejection: %d Stripe calls, %d reject rows", n, a.auditCount("refund.reject"))
 	}
 	if c := a.charge("ch_big"); c.AmountRefunded != 0 {
@@ -444,7 +442,7 @@ func TestRefundApprovalRefused(t *testing.T) {
 		t.Errorf("approval of too much: %d, want 409", rec.Code)
 	}
 	bodyHas(t, rec, "only $500.00 left to refund")
-	if n := len(a.stripe.refunds()); n != 0 || a.auditCount("refund.approve") != 0 || a.stored(id).Status != store.RefundRequestPending {
+	if n := len(a.stripe.Calls("POST /v1/refunds")); n != 0 || a.auditCount("refund.approve") != 0 || a.stored(id).Status != store.RefundRequestPending {
 		t.Fatalf("a refused approval changed something")
 	}
 	if rec := a.decide(a.approver, id, "reject", nil); rec.Code != http.StatusSeeOther {
@@ -458,7 +456,7 @@ func TestRefundApprovalRefused(t *testing.T) {
 		t.Fatalf("request: %d", rec.Code)
 	}
 	id = a.requestID("ch_big3")
-	a.stripe.refuse(400, `{"error":{"type":"invalid_request_error","code":"charge_disputed","message":"Charge is disputed."}}`)
+	a.stripe.Refuse("POST /v1/refunds*", 400, `{"error":{"type":"invalid_request_error","code":"charge_disputed","message":"Charge is disputed."}}`)
 	rec = a.decide(a.approver, id, "approve", nil)
 	if rec.Code != http.StatusConflict {
 		t.Errorf("Stripe's refusal: %d, want 409", rec.Code)
@@ -478,12 +476,12 @@ func TestRefundApprovalRefused(t *testing.T) {
 	// Stripe's answer is unknown (5xx): the request stays approved, and the
 	// approver sends it again under the same key.
 	a.putCharge("ch_big4", "usd", 100_000, 0)
-	a.stripe.refuse(0, "")
+	a.stripe.Refuse("POST /v1/refunds*", 0, "")
 	if rec := a.request(a.asker, "ch_big4", "300"); rec.Code != http.StatusSeeOther {
 		t.Fatalf("request: %d", rec.Code)
 	}
 	id = a.requestID("ch_big4")
-	a.stripe.refuse(500, `{"error":{"type":"api_error","message":"An unknown error occurred"}}`)
+	a.stripe.Refuse("POST /v1/refunds*", 500, `{"error":{"type":"api_error","message":"An unknown error occurred"}}`)
 	rec = a.decide(a.approver, id, "approve", nil)
 	if rec.Code != http.StatusBadGateway {
 		t.Errorf("Stripe 500: %d, want 502", rec.Code)
@@ -502,13 +500,13 @@ func TestRefundApprovalRefused(t *testing.T) {
 	if rec := a.decide(a.other, id, "approve", nil); rec.Code != http.StatusConflict {
 		t.Errorf("another approver on an approved request: %d", rec.Code)
 	}
-	a.stripe.refuse(0, "")
+	a.stripe.Refuse("POST /v1/refunds*", 0, "")
 	rec = a.decide(a.approver, id, "approve", nil)
 	if rec.Code != http.StatusSeeOther {
 		t.Fatalf("retry: %d\n%s", rec.Code, rec.Body)
 	}
 	keys := map[string]int{}
-	for _, r := range a.stripe.refunds() {
+	for _, r := range a.stripe.Calls("POST /v1/refunds") {
 		if r.Form.Get("charge") == "ch_big4" {
 			keys[r.IdempotencyKey]++
 		}

@@ -15,19 +15,20 @@ import (
 
 	"paydesk/handlers"
 	"paydesk/store"
+	"paydesk/stripeapi/stripemock"
 )
 
 // customerEnv is a staff server whose customer forms reach stripe-mock
-// through a stripeProxy, with one customer in the mirror.
+// through a stripemock.Recorder, with one customer in the mirror.
 type customerEnv struct {
 	*staffEnv
-	stripe *stripeProxy
+	stripe *stripemock.Recorder
 }
 
 func newCustomerEnv(t *testing.T) *customerEnv {
 	t.Helper()
-	proxy, api := newStripeProxy(t)
-	e := &customerEnv{staffEnv: newStaffEnv(t, handlers.Config{Customers: api.Customers}), stripe: proxy}
+	rec, api := startStripeRecorder(t)
+	e := &customerEnv{staffEnv: newStaffEnv(t, handlers.Config{Customers: api.Customers}), stripe: rec}
 	e.putCustomer(10, "Ada Lovelace", "ada@example.com", map[string]string{"plan": "gold", "region": "eu"})
 	return e
 }
@@ -132,7 +133,7 @@ func TestCustomerCreate(t *testing.T) {
 	if code != http.StatusSeeOther || !strings.HasPrefix(loc, "/customers/cus_") || !strings.Contains(loc, "created=1") {
 		t.Fatalf("create: %d %q", code, loc)
 	}
-	calls := e.stripe.calls(http.MethodPost, "/v1/customers")
+	calls := e.stripe.Calls("POST /v1/customers")
 	if len(calls) != 1 || calls[0].IdempotencyKey != form.Get("key") {
 		t.Fatalf("Stripe got %+v, want one customer under the form's key", calls)
 	}
@@ -154,7 +155,7 @@ func TestCustomerCreate(t *testing.T) {
 	if code != http.StatusSeeOther || !strings.Contains(loc2, "/customers/"+id+"?") || !strings.Contains(loc2, "again=1") {
 		t.Errorf("second post: %d %q", code, loc2)
 	}
-	if n := len(e.stripe.calls(http.MethodPost, "/v1/customers")); n != 1 {
+	if n := len(e.stripe.Calls("POST /v1/customers")); n != 1 {
 		t.Errorf("%d customer requests reached Stripe, want 1", n)
 	}
 	audit := auditParams(t, e.st, "customer.create")
@@ -222,7 +223,7 @@ func TestCustomerFormRefusedBeforeStripe(t *testing.T) {
 	if code, _, _ := e.post(billing, "/customers", with(form, "key", "paydesk-customer-new-forged")); code != http.StatusBadRequest {
 		t.Errorf("a forged key: %d, want 400", code)
 	}
-	if n := len(e.stripe.calls(http.MethodPost, "*")); n != 0 {
+	if n := len(e.stripe.Calls("POST *")); n != 0 {
 		t.Errorf("%d requests reached Stripe, want none", n)
 	}
 	if n := count(e.t, e.st, `SELECT count(*) FROM audit_log WHERE action LIKE 'customer.%'`); n != 0 {
@@ -261,7 +262,7 @@ func TestCustomerEdit(t *testing.T) {
 	form["meta_value"] = []string{"platinum", "", "yes", "", ""}
 
 	// Sent from two tabs at once: one request reaches Stripe.
-	e.stripe.set("POST /v1/customers/cus_edit1", proxyRule{delay: 300 * time.Millisecond})
+	e.stripe.Delay("POST /v1/customers/cus_edit1", 300*time.Millisecond)
 	var wg sync.WaitGroup
 	codes := make([]int, 4)
 	locs := make([]string, 4)
@@ -274,7 +275,7 @@ func TestCustomerEdit(t *testing.T) {
 			t.Errorf("tab %d: %d %q", i, codes[i], locs[i])
 		}
 	}
-	calls := e.stripe.calls(http.MethodPost, "/v1/customers/cus_edit1")
+	calls := e.stripe.Calls("POST /v1/customers/cus_edit1")
 	if len(calls) != 1 {
 		t.Fatalf("%d updates reached Stripe, want 1", len(calls))
 	}
@@ -303,13 +304,13 @@ func TestCustomerEdit(t *testing.T) {
 	if version < time.Now().Add(-time.Minute).Unix() {
 		t.Errorf("version %d after the edit, want the request's second", version)
 	}
-	e.stripe.set("POST /v1/customers/cus_edit1", proxyRule{})
+	e.stripe.Delay("POST /v1/customers/cus_edit1", 0)
 
 	// The same form once more, after it was saved: answered, not sent.
 	if code, loc, _ := e.post(billing, "/customers/cus_edit1", form); code != http.StatusSeeOther || !strings.Contains(loc, "again=1") {
 		t.Errorf("the saved form again: %d %q", code, loc)
 	}
-	if n := len(e.stripe.calls(http.MethodPost, "/v1/customers/cus_edit1")); n != 1 {
+	if n := len(e.stripe.Calls("POST /v1/customers/cus_edit1")); n != 1 {
 		t.Errorf("%d updates after a repeat, want 1", n)
 	}
 }
@@ -332,7 +333,7 @@ func TestCustomerEditStale(t *testing.T) {
 	if fresh.Get("name") != "Augusta Ada" || fresh.Get("key") == form.Get("key") {
 		t.Errorf("the form is shown again with %v, want the current values and state", fresh)
 	}
-	if n := len(e.stripe.calls(http.MethodPost, "*")); n != 0 {
+	if n := len(e.stripe.Calls("POST *")); n != 0 {
 		t.Errorf("a stale form reached Stripe")
 	}
 	// The refreshed form saves.
@@ -341,8 +342,8 @@ func TestCustomerEditStale(t *testing.T) {
 	}
 	// A Stripe refusal leaves the form with the message and one failed
 	// audit row; the mirror is not touched.
-	e.stripe.set("POST /v1/customers/cus_edit1", proxyRule{status: 400,
-		body: `{"error":{"type":"invalid_request_error","code":"email_invalid","message":"Invalid email address: x"}}`})
+	e.stripe.Refuse("POST /v1/customers/cus_edit1", 400,
+		`{"error":{"type":"invalid_request_error","code":"email_invalid","message":"Invalid email address: x"}}`)
 	form = with(e.form(billing, "/customers/cus_edit1/edit"), "email", "ada@example.org")
 	code, _, doc = e.post(billing, "/customers/cus_edit1", form)
 	if code != http.StatusConflict || !strings.Contains(doc.Find(`[data-testid="customer-form-error"]`).Text(), "refused the email") {
@@ -352,12 +353,12 @@ func TestCustomerEditStale(t *testing.T) {
 		t.Errorf("%d failed audit rows, want 1", n)
 	}
 	// Once Stripe accepts, the same form goes through under the same key.
-	e.stripe.set("POST /v1/customers/cus_edit1", proxyRule{})
+	e.stripe.Refuse("POST /v1/customers/cus_edit1", 0, "")
 	if code, loc, _ := e.post(billing, "/customers/cus_edit1", form); code != http.StatusSeeOther || strings.Contains(loc, "again=1") {
 		t.Errorf("the refused form sent again: %d %q", code, loc)
 	}
 	keys := map[string]int{}
-	for _, r := range e.stripe.calls(http.MethodPost, "/v1/customers/cus_edit1") {
+	for _, r := range e.stripe.Calls("POST /v1/customers/cus_edit1") {
 		keys[r.IdempotencyKey]++
 	}
 	if len(keys) != 2 {

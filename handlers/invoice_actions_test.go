@@ -17,20 +17,21 @@ import (
 
 	"paydesk/handlers"
 	"paydesk/store"
+	"paydesk/stripeapi/stripemock"
 )
 
 // invoiceEnv is a staff server whose invoice actions reach stripe-mock
-// (strict) through a stripeRecorder, with one customer in the mirror.
+// (strict) through a stripemock.Recorder, with one customer in the
+// mirror. Its refusals and delays apply to /v1/invoices and
+// /v1/invoiceitems ("/v1/invoice*").
 type invoiceEnv struct {
 	*staffEnv
-	stripe *stripeRecorder
+	stripe *stripemock.Recorder
 }
 
 func newInvoiceEnv(t *testing.T) *invoiceEnv {
 	t.Helper()
 	rec, api := startStripeRecorder(t)
-	// Refusals and delays apply to /v1/invoices and /v1/invoiceitems.
-	rec.path = "/v1/invoice"
 	e := &invoiceEnv{staffEnv: newStaffEnv(t, handlers.Config{Invoices: api.Invoices}), stripe: rec}
 	if _, err := e.st.UpsertCustomers(context.Background(), []store.Customer{{ID: "cus_inv1", Email: ptr("grace@example.com"),
 		Name: ptr("Grace Hopper"), Currency: ptr("eur"), Created: time.Unix(1_700_000_000, 0), Data: json.RawMessage(`{}`),
@@ -38,31 +39,6 @@ func newInvoiceEnv(t *testing.T) *invoiceEnv {
 		t.Fatal(err)
 	}
 	return e
-}
-
-// calls are the requests Stripe got whose path begins with prefix.
-func (s *stripeRecorder) calls(method, prefix string) []recordedRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []recordedRequest
-	for _, r := range s.requests {
-		if r.Method == method && strings.HasPrefix(r.Path, prefix) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (s *stripeRecorder) total() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.requests)
-}
-
-func (s *stripeRecorder) setDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.delay = d
 }
 
 // putInvoice stores an invoice of cus_inv1 in a status at version 10.
@@ -172,7 +148,7 @@ func TestInvoiceCreate(t *testing.T) {
 
 	// What Stripe got: the draft, its two items on it and a fetch of the
 	// result, every write under a key derived from the form's.
-	creates := e.stripe.calls(http.MethodPost, "/v1/invoices")
+	creates := e.stripe.Calls("POST /v1/invoices*")
 	if len(creates) != 1 {
 		t.Fatalf("%d invoice creations, want 1", len(creates))
 	}
@@ -188,7 +164,7 @@ func TestInvoiceCreate(t *testing.T) {
 	if !strings.HasPrefix(c.IdempotencyKey, form.Get("key")+"-") || !found {
 		t.Errorf("invoice created under %q, want a key derived from the form's %q", c.IdempotencyKey, form.Get("key"))
 	}
-	items := e.stripe.calls(http.MethodPost, "/v1/invoiceitems")
+	items := e.stripe.Calls("POST /v1/invoiceitems*")
 	if len(items) != 2 {
 		t.Fatalf("%d items, want 2", len(items))
 	}
@@ -206,7 +182,7 @@ func TestInvoiceCreate(t *testing.T) {
 			t.Errorf("item %d under %q, want %q", i+1, key, base+"-item-"+strconv.Itoa(i+1))
 		}
 	}
-	if gets := e.stripe.calls(http.MethodGet, "/v1/invoices/"+id); len(gets) != 1 {
+	if gets := e.stripe.Calls("GET /v1/invoices/" + id + "*"); len(gets) != 1 {
 		t.Errorf("%d fetches of the invoice, want 1", len(gets))
 	}
 
@@ -234,12 +210,12 @@ func TestInvoiceCreate(t *testing.T) {
 
 	// The same form again (a double click, a retry): the same invoice,
 	// nothing more sent to Stripe, no second audit row.
-	before := e.stripe.total()
+	before := len(e.stripe.Requests())
 	rec = e.do(http.MethodPost, "/customers/cus_inv1/invoices", form, billing)
 	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/invoices/"+id+"?again=1&done=create" {
 		t.Errorf("the form again: %d %q", rec.Code, rec.Header().Get("Location"))
 	}
-	if n := e.stripe.total(); n != before {
+	if n := len(e.stripe.Requests()); n != before {
 		t.Errorf("the form again sent Stripe %d requests", n-before)
 	}
 	if n := e.auditCount("invoice.create"); n != 1 {
@@ -249,7 +225,7 @@ func TestInvoiceCreate(t *testing.T) {
 	// Concurrent: one new form submitted from many tabs at once while
 	// Stripe takes its time.
 	form = with(e.openInvoiceForm(billing), "step", "create", "line-0-description", "Support plan", "line-0-unit_amount", "99.99")
-	e.stripe.setDelay(200 * time.Millisecond)
+	e.stripe.Delay("/v1/invoice*", 200*time.Millisecond)
 	const tabs = 6
 	locations := make([]string, tabs)
 	var wg sync.WaitGroup
@@ -264,7 +240,7 @@ func TestInvoiceCreate(t *testing.T) {
 	}
 	wg.Wait()
 	keys := map[string]int{}
-	for _, r := range e.stripe.calls(http.MethodPost, "/v1/invoice") {
+	for _, r := range e.stripe.Calls("POST /v1/invoice*") {
 		if strings.HasPrefix(r.IdempotencyKey, form.Get("key")) {
 			keys[r.IdempotencyKey]++
 		}
@@ -363,7 +339,7 @@ func TestInvoiceCreateRefusedBeforeStripe(t *testing.T) {
 	if rec := e.do(http.MethodPost, "/customers/cus_inv1/invoices", form, e.mustLogin(store.RoleSupport)); rec.Code != http.StatusForbidden {
 		t.Errorf("support: %d, want 403", rec.Code)
 	}
-	if n := e.stripe.total(); n != 0 {
+	if n := len(e.stripe.Requests()); n != 0 {
 		t.Errorf("%d requests reached Stripe, want none", n)
 	}
 	if n := e.auditCount("invoice.create"); n != 0 {
@@ -445,7 +421,7 @@ func TestInvoiceActionsByState(t *testing.T) {
 	if n := count(e.t, e.st, `SELECT count(*) FROM audit_log WHERE action LIKE 'invoice.%'`); n != done {
 		t.Errorf("%d audit rows in all, want %d", n, done)
 	}
-	if n := e.stripe.total(); n != done {
+	if n := len(e.stripe.Requests()); n != done {
 		t.Errorf("Stripe got %d requests, want %d", n, done)
 	}
 }
@@ -457,7 +433,7 @@ func (e *invoiceEnv) runAction(cookie *http.Cookie, id, action, payMode string) 
 	e.t.Helper()
 	t := e.t
 	button := e.actionButton(cookie, id, action)
-	before := e.stripe.total()
+	before := len(e.stripe.Requests())
 	start := time.Now().Unix()
 	form := button
 	if button.Get("step") == "review" {
@@ -465,7 +441,7 @@ func (e *invoiceEnv) runAction(cookie *http.Cookie, id, action, payMode string) 
 		if rec.Code != http.StatusOK {
 			t.Fatalf("%s %s review: %d\n%s", id, action, rec.Code, rec.Body)
 		}
-		if e.stripe.total() != before {
+		if len(e.stripe.Requests()) != before {
 			t.Fatalf("%s %s: the confirmation step called Stripe", id, action)
 		}
 		if got := doc.Find(`[data-testid="action-remaining"]`).Text(); got != "€42.00" {
@@ -481,7 +457,7 @@ func (e *invoiceEnv) runAction(cookie *http.Cookie, id, action, payMode string) 
 		t.Fatalf("%s %s: %d %q, want a redirect to %s\n%s", id, action, rec.Code, rec.Header().Get("Location"), want, rec.Body)
 	}
 	method, path := stripePath(action, id)
-	calls := e.stripe.calls(method, path)
+	calls := e.stripe.Calls(method + " " + path + "*")
 	wantKey := button.Get("key")
 	if action == "pay" {
 		wantKey += "-" + payMode
@@ -530,7 +506,7 @@ func TestInvoicePayOutOfBand(t *testing.T) {
 	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(doc.Find(`[data-testid="invoice-action-error"]`).Text(), "Choose how") {
 		t.Errorf("pay without a choice: %d\n%s", rec.Code, doc.Find("main").Text())
 	}
-	if n := len(e.stripe.calls(http.MethodPost, "/v1/invoices/in_nochoice")); n != 0 {
+	if n := len(e.stripe.Calls("POST /v1/invoices/in_nochoice*")); n != 0 {
 		t.Errorf("pay without a choice reached Stripe")
 	}
 }
@@ -553,7 +529,7 @@ func TestInvoiceActionDoubleSubmission(t *testing.T) {
 	if flash := e.parsedPage(billing, second.Header().Get("Location"), http.StatusOK).Find(`[data-testid="flash"]`).Text(); !strings.Contains(flash, "nothing was done again") {
 		t.Errorf("flash after the second post: %q", flash)
 	}
-	if n := len(e.stripe.calls(http.MethodPost, "/v1/invoices/in_twice/finalize")); n != 1 {
+	if n := len(e.stripe.Calls("POST /v1/invoices/in_twice/finalize*")); n != 1 {
 		t.Errorf("%d finalize requests reached Stripe, want 1", n)
 	}
 	if n := e.auditCount("invoice.finalize"); n != 1 {
@@ -565,7 +541,7 @@ func TestInvoiceActionDoubleSubmission(t *testing.T) {
 	button := e.actionButton(billing, "in_tabs", "void")
 	_, doc := e.postDoc(billing, "/invoices/in_tabs/void", button)
 	confirm := formValues(doc.Find(`[data-testid="invoice-action-confirm-form"]`))
-	e.stripe.setDelay(500 * time.Millisecond)
+	e.stripe.Delay("/v1/invoice*", 500*time.Millisecond)
 	const tabs = 8
 	codes := make([]int, tabs)
 	var wg sync.WaitGroup
@@ -578,7 +554,7 @@ func TestInvoiceActionDoubleSubmission(t *testing.T) {
 			t.Errorf("tab %d: %d", i, code)
 		}
 	}
-	calls := e.stripe.calls(http.MethodPost, "/v1/invoices/in_tabs/void")
+	calls := e.stripe.Calls("POST /v1/invoices/in_tabs/void*")
 	if len(calls) != 1 || calls[0].IdempotencyKey != button.Get("key") {
 		t.Errorf("Stripe got %+v, want the form's key once", calls)
 	}
@@ -608,7 +584,7 @@ func TestInvoiceActionStaleForm(t *testing.T) {
 	if fresh.Get("key") == "" || fresh.Get("key") == confirm.Get("key") {
 		t.Errorf("the stale form came back with key %q", fresh.Get("key"))
 	}
-	if e.stripe.total() != 0 || e.auditCount("invoice.void") != 0 {
+	if len(e.stripe.Requests()) != 0 || e.auditCount("invoice.void") != 0 {
 		t.Errorf("a stale form reached Stripe or the audit log")
 	}
 	// Confirmed again with today's key, it is carried out.
@@ -622,7 +598,7 @@ func TestInvoiceActionStripeRefusal(t *testing.T) {
 	billing := e.mustLogin(store.RoleBilling)
 	e.putInvoice("in_refused", "draft", "send_invoice", false)
 	form := e.actionButton(billing, "in_refused", "finalize")
-	e.stripe.refuse(400, `{"error":{"type":"invalid_request_error","code":"invoice_no_customer_line_items","message":"Nothing to invoice."}}`)
+	e.stripe.Refuse("POST /v1/invoice*", 400, `{"error":{"type":"invalid_request_error","code":"invoice_no_customer_line_items","message":"Nothing to invoice."}}`)
 	rec, doc := e.postDoc(billing, "/invoices/in_refused/finalize", form)
 	if rec.Code != http.StatusConflict || !strings.Contains(doc.Find(`[data-testid="invoice-action-error"]`).Text(), "no lines to bill") {
 		t.Errorf("refused: %d %q", rec.Code, doc.Find(`[data-testid="invoice-action-error"]`).Text())
@@ -637,11 +613,11 @@ func TestInvoiceActionStripeRefusal(t *testing.T) {
 		t.Errorf("%d failed audit rows with Stripe's request id, want 1", n)
 	}
 	// Once Stripe accepts, the same form goes through under the same key.
-	e.stripe.refuse(0, "")
+	e.stripe.Refuse("POST /v1/invoice*", 0, "")
 	if rec := e.do(http.MethodPost, "/invoices/in_refused/finalize", form, billing); rec.Code != http.StatusSeeOther {
 		t.Fatalf("after the refusal: %d\n%s", rec.Code, rec.Body)
 	}
-	calls := e.stripe.calls(http.MethodPost, "/v1/invoices/in_refused/finalize")
+	calls := e.stripe.Calls("POST /v1/invoices/in_refused/finalize*")
 	if len(calls) != 2 || calls[0].IdempotencyKey != calls[1].IdempotencyKey {
 		t.Errorf("Stripe got %+v, want the same key twice", calls)
 	}
@@ -651,7 +627,7 @@ func TestInvoiceActionStripeRefusal(t *testing.T) {
 
 	// A refused creation: nothing in the mirror, one failed audit row, and
 	// the form back with its values.
-	e.stripe.refuse(402, `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such customer."}}`)
+	e.stripe.Refuse("POST /v1/invoice*", 402, `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such customer."}}`)
 	create := with(e.openInvoiceForm(billing), "step", "create", "line-0-description", "Audit", "line-0-unit_amount", "5")
 	rec, doc = e.postDoc(billing, "/customers/cus_inv1/invoices", create)
 	if rec.Code != http.StatusConflict || !strings.Contains(doc.Find(`[data-testid="invoice-create-error"]`).Text(), "does not know this customer") {
@@ -684,7 +660,7 @@ func TestInvoiceActionRoles(t *testing.T) {
 			}
 		}
 	}
-	if e.stripe.total() != 0 || count(e.t, e.st, `SELECT count(*) FROM audit_log WHERE action LIKE 'invoice.%'`) != 0 {
+	if len(e.stripe.Requests()) != 0 || count(e.t, e.st, `SELECT count(*) FROM audit_log WHERE action LIKE 'invoice.%'`) != 0 {
 		t.Errorf("a refused role reached Stripe or the audit log")
 	}
 	// Admins may.

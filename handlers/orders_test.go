@@ -18,21 +18,22 @@ import (
 
 	"paydesk/handlers"
 	"paydesk/store"
+	"paydesk/stripeapi/stripemock"
 )
 
 // orderEnv is a staff server with the purchase intake reaching stripe-mock
-// through a stripeProxy, and one API token made through the admin page.
+// through a stripemock.Recorder, and one API token made through the admin page.
 type orderEnv struct {
 	*staffEnv
-	stripe *stripeProxy
+	stripe *stripemock.Recorder
 	admin  *http.Cookie
 	token  string
 }
 
 func newOrderEnv(t *testing.T) *orderEnv {
 	t.Helper()
-	proxy, api := newStripeProxy(t)
-	e := &orderEnv{staffEnv: newStaffEnv(t, handlers.Config{Customers: api.Customers, Invoices: api.Invoices}), stripe: proxy}
+	rec, api := startStripeRecorder(t)
+	e := &orderEnv{staffEnv: newStaffEnv(t, handlers.Config{Customers: api.Customers, Invoices: api.Invoices}), stripe: rec}
 	e.admin = e.mustLogin(store.RoleAdmin)
 	e.token = e.createToken("webshop")
 	return e
@@ -124,7 +125,7 @@ func TestOrderCollectionModes(t *testing.T) {
 		{"send", "KNOWN@example.com", []string{`"days_until_due":14`}, []string{"/finalize", "/send"}},
 		{"charge", "new-charge@example.com", nil, []string{"/finalize", "/pay"}},
 	} {
-		e.stripe.reset()
+		e.stripe.Reset()
 		id := "order-" + tc.collection
 		rec := e.send(e.token, orderBody(id, tc.email, tc.collection, tc.extra...))
 		if rec.Code != http.StatusCreated || rec.Header().Get("Content-Type") != "application/json" {
@@ -138,7 +139,7 @@ func TestOrderCollectionModes(t *testing.T) {
 			t.Errorf("%s: Location %q", tc.collection, rec.Header().Get("Location"))
 		}
 		known := strings.EqualFold(tc.email, "known@example.com")
-		customers := e.stripe.calls(http.MethodPost, "/v1/customers")
+		customers := e.stripe.Calls("POST /v1/customers")
 		switch {
 		case known && (len(customers) != 0 || a.CustomerID != "cus_known" || a.CustomerCreated):
 			t.Errorf("%s: a known customer was created (%d) or not used (%s)", tc.collection, len(customers), a.CustomerID)
@@ -146,7 +147,7 @@ func TestOrderCollectionModes(t *testing.T) {
 			customers[0].Form.Get("email") != tc.email || !a.CustomerCreated):
 			t.Errorf("%s: customer requests %+v", tc.collection, customers)
 		}
-		invoices := e.stripe.calls(http.MethodPost, "/v1/invoices")
+		invoices := e.stripe.Calls("POST /v1/invoices")
 		if len(invoices) != 1 || invoices[0].IdempotencyKey != "paydesk-order-"+id+"-invoice" {
 			t.Fatalf("%s: invoice requests %+v", tc.collection, invoices)
 		}
@@ -161,13 +162,13 @@ func TestOrderCollectionModes(t *testing.T) {
 		if tc.collection == "send" && f.Get("days_until_due") != "14" {
 			t.Errorf("send: days_until_due %q", f.Get("days_until_due"))
 		}
-		items := e.stripe.calls(http.MethodPost, "/v1/invoiceitems")
+		items := e.stripe.Calls("POST /v1/invoiceitems")
 		if len(items) != 2 || items[0].Form.Get("unit_amount") != "1250" || items[0].Form.Get("quantity") != "2" ||
 			items[1].Form.Get("description") != "Cup" || items[1].IdempotencyKey != "paydesk-order-"+id+"-item-2" {
 			t.Errorf("%s: items %+v", tc.collection, items)
 		}
 		for _, step := range []string{"/finalize", "/send", "/pay"} {
-			calls := e.stripe.calls(http.MethodPost, "*"+step)
+			calls := e.stripe.Calls("POST *" + step)
 			want := slices.Contains(tc.steps, step)
 			if want && (len(calls) != 1 || calls[0].IdempotencyKey != "paydesk-order-"+id+"-"+strings.TrimPrefix(step, "/")) ||
 				!want && len(calls) != 0 {
@@ -262,7 +263,7 @@ func TestOrderValidation(t *testing.T) {
 	if rec := e.send(e.token, `{"order_id":"`+strings.Repeat("x", 300<<10)+`"}`); rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("a huge body: %d, want 413", rec.Code)
 	}
-	if n := len(e.stripe.calls(http.MethodPost, "*")); n != 0 {
+	if n := len(e.stripe.Calls("POST *")); n != 0 {
 		t.Errorf("%d requests reached Stripe for invalid orders", n)
 	}
 	if n := count(t, e.st, `SELECT count(*) FROM orders`) + count(t, e.st, `SELECT count(*) FROM audit_log WHERE action = 'order.invoice'`); n != 0 {
@@ -303,7 +304,7 @@ func TestOrderTokens(t *testing.T) {
 		t.Fatalf("revoke: %d", rec.Code)
 	}
 	check("revoked token", e.send(e.token, body))
-	if n := len(e.stripe.calls(http.MethodPost, "/v1/invoices")); n != 1 {
+	if n := len(e.stripe.Calls("POST /v1/invoices")); n != 1 {
 		t.Errorf("%d invoices made, want only the live token's", n)
 	}
 }
@@ -371,7 +372,7 @@ func TestOrderIdempotency(t *testing.T) {
 	body := orderBody("o-dup", "dup@example.com", "finalize")
 
 	// Concurrent duplicates while Stripe is slow: one invoice.
-	e.stripe.set("POST /v1/invoices", proxyRule{delay: 400 * time.Millisecond})
+	e.stripe.Delay("POST /v1/invoices", 400*time.Millisecond)
 	const shops = 8
 	recs := make([]*httptest.ResponseRecorder, shops)
 	var wg sync.WaitGroup
@@ -379,7 +380,7 @@ func TestOrderIdempotency(t *testing.T) {
 		wg.Go(func() { recs[i] = e.send(e.token, body) })
 	}
 	wg.Wait()
-	e.stripe.set("POST /v1/invoices", proxyRule{})
+	e.stripe.Delay("POST /v1/invoices", 0)
 	created, invoiceID := 0, ""
 	for i, rec := range recs {
 		switch rec.Code {
@@ -402,7 +403,7 @@ func TestOrderIdempotency(t *testing.T) {
 		}
 	}
 	keys := map[string]int{}
-	for _, r := range e.stripe.calls(http.MethodPost, "/v1/invoices") {
+	for _, r := range e.stripe.Calls("POST /v1/invoices") {
 		keys[r.IdempotencyKey]++
 	}
 	if len(keys) != 1 || keys["paydesk-order-o-dup-invoice"] != 1 {
@@ -425,7 +426,7 @@ func TestOrderIdempotency(t *testing.T) {
 	if p := decodeJSON[problemBody](t, rec); rec.Code != http.StatusConflict || len(p.Errors) != 1 || p.Errors[0].Field != "order_id" {
 		t.Errorf("reused order id: %d %+v", rec.Code, p)
 	}
-	if n := len(e.stripe.calls(http.MethodPost, "/v1/invoices")); n != 1 {
+	if n := len(e.stripe.Calls("POST /v1/invoices")); n != 1 {
 		t.Errorf("%d invoice creations after retries, want 1", n)
 	}
 }
@@ -435,7 +436,7 @@ func TestOrderStripeRefusals(t *testing.T) {
 	// Stripe fails making the invoice: 502, the order failed with one
 	// audit row, nothing in the mirror; the retry goes through under the
 	// same keys.
-	e.stripe.set("POST /v1/invoices", proxyRule{status: 500, body: `{"error":{"type":"api_error","message":"boom"}}`})
+	e.stripe.Refuse("POST /v1/invoices", 500, `{"error":{"type":"api_error","message":"boom"}}`)
 	body := orderBody("o-fail", "fail@example.com", "send")
 	rec := e.send(e.token, body)
 	if p := decodeJSON[problemBody](t, rec); rec.Code != http.StatusBadGateway || !strings.Contains(p.Detail, "again is safe") {
@@ -447,12 +448,12 @@ func TestOrderStripeRefusals(t *testing.T) {
 	if n := count(t, e.st, `SELECT count(*) FROM invoices`); n != 0 {
 		t.Errorf("a failed order wrote %d invoices", n)
 	}
-	e.stripe.set("POST /v1/invoices", proxyRule{})
+	e.stripe.Refuse("POST /v1/invoices", 0, "")
 	if rec := e.send(e.token, body); rec.Code != http.StatusCreated {
 		t.Fatalf("retry: %d\n%s", rec.Code, rec.Body)
 	}
 	keys := map[string]bool{}
-	for _, r := range e.stripe.calls(http.MethodPost, "/v1/invoices") {
+	for _, r := range e.stripe.Calls("POST /v1/invoices") {
 		keys[r.IdempotencyKey] = true
 	}
 	if len(keys) != 1 {
@@ -460,8 +461,8 @@ func TestOrderStripeRefusals(t *testing.T) {
 	}
 
 	// A declined card: the invoice stands, open, and the answer says so.
-	e.stripe.set("POST /pay", proxyRule{status: 402,
-		body: `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}}`})
+	e.stripe.Refuse("POST */pay", 402,
+		`{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}}`)
 	rec = e.send(e.token, orderBody("o-declined", "fail@example.com", "charge"))
 	if a := decodeJSON[orderAnswer](t, rec); rec.Code != http.StatusCreated || !strings.Contains(a.PaymentError, "insufficient funds") || a.InvoiceID == "" {
 		t.Errorf("declined: %d %+v", rec.Code, a)

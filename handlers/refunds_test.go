@@ -1,13 +1,10 @@
 package handlers_test
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
@@ -22,52 +19,11 @@ import (
 	"paydesk/stripeapi/stripemock"
 )
 
-// stripeRecorder stands between paydesk and stripe-mock (strict version
-// mode): it records every request and can answer refunds (or the requests
-// under another path) with an error instead, as Stripe does when it
-// refuses one.
-type stripeRecorder struct {
-	mu       sync.Mutex
-	requests []recordedRequest
-	// path is where refuse and delay apply: every path it begins; "" is
-	// /v1/refunds.
-	path string
-	// refuse, when set, is the status and body every POST under path gets.
-	refuseStatus int
-	refuseBody   string
-	// delay holds every request under path this long before answering, so
-	// that concurrent submissions are all in flight together.
-	delay time.Duration
-}
-
-type recordedRequest struct {
-	Method, Path, IdempotencyKey string
-	Form                         url.Values
-}
-
-func (s *stripeRecorder) refunds() []recordedRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []recordedRequest
-	for _, r := range s.requests {
-		if r.Method == http.MethodPost && r.Path == "/v1/refunds" {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (s *stripeRecorder) refuse(status int, body string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refuseStatus, s.refuseBody = status, body
-}
-
 // refundEnv is a staff server whose refunds reach stripe-mock through a
-// stripeRecorder, with one refundable charge in the mirror.
+// stripemock.Recorder, with one refundable charge in the mirror.
 type refundEnv struct {
 	*staffEnv
-	stripe *stripeRecorder
+	stripe *stripemock.Recorder
 }
 
 // newRefundEnv makes the env; each option may change the server's Config
@@ -85,41 +41,19 @@ func newRefundEnv(t *testing.T, options ...func(*handlers.Config)) *refundEnv {
 }
 
 // startStripeRecorder starts stripe-mock in strict version mode behind a
-// stripeRecorder and returns a client whose every request goes through it.
-func startStripeRecorder(t *testing.T) (*stripeRecorder, *stripeapi.Client) {
+// stripemock.Recorder and returns a client whose every request goes
+// through it. The refund tests refuse and delay "/v1/refunds*", the
+// invoice tests "/v1/invoice*", the customer and order tests single paths.
+func startStripeRecorder(t *testing.T) (*stripemock.Recorder, *stripeapi.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	mock, err := stripemock.Start(ctx)
+	rec, err := stripemock.StartRecorder(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(mock.Close)
-	target, _ := url.Parse(mock.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	rec := &stripeRecorder{}
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		form, _ := url.ParseQuery(string(body))
-		rec.mu.Lock()
-		rec.requests = append(rec.requests, recordedRequest{r.Method, r.URL.Path, r.Header.Get("Idempotency-Key"), form})
-		status, refusal, delay, path := rec.refuseStatus, rec.refuseBody, rec.delay, cmp.Or(rec.path, "/v1/refunds")
-		rec.mu.Unlock()
-		if strings.HasPrefix(r.URL.Path, path) {
-			time.Sleep(delay)
-		}
-		if status != 0 && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, path) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Request-Id", "req_refused")
-			w.WriteHeader(status)
-			_, _ = io.WriteString(w, refusal)
-			return
-		}
-		r.Body = io.NopCloser(strings.NewReader(string(body)))
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	api, err := stripeapi.New(stripeapi.Config{SecretKey: "sk_test_123", APIBase: front.URL})
+	t.Cleanup(rec.Close)
+	api, err := stripeapi.New(stripeapi.Config{SecretKey: "sk_test_123", APIBase: rec.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +180,7 @@ func TestRefundFullFlow(t *testing.T) {
 	if doc.Find(`[data-testid="confirm-full"]`).Length() != 1 {
 		t.Errorf("the confirmation does not say the refund is full")
 	}
-	if len(e.stripe.refunds()) != 0 {
+	if len(e.stripe.Calls("POST /v1/refunds")) != 0 {
 		t.Fatalf("the review step called Stripe")
 	}
 
@@ -254,7 +188,7 @@ func TestRefundFullFlow(t *testing.T) {
 	if rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/charges/ch_refund1?refunded=re_") {
 		t.Fatalf("confirm: %d %q\n%s", rec.Code, rec.Header().Get("Location"), rec.Body)
 	}
-	calls := e.stripe.refunds()
+	calls := e.stripe.Calls("POST /v1/refunds")
 	if len(calls) != 1 || calls[0].IdempotencyKey != form.Get("key") {
 		t.Fatalf("Stripe got %+v, want one refund under the form's key %q", calls, form.Get("key"))
 	}
@@ -339,7 +273,7 @@ func TestRefundRefusedBeforeStripe(t *testing.T) {
 	if rec, _ := e.post(support, "ch_refund1", with(form, "key", "paydesk-refund-forged", "step", "confirm")); rec.Code != http.StatusConflict {
 		t.Errorf("a key from no form: %d, want 409", rec.Code)
 	}
-	if n := len(e.stripe.refunds()); n != 0 {
+	if n := len(e.stripe.Calls("POST /v1/refunds")); n != 0 {
 		t.Errorf("%d refunds reached Stripe, want none", n)
 	}
 	if n := e.auditCount("refund.create"); n != 0 {
@@ -371,7 +305,7 @@ func TestRefundDoubleSubmission(t *testing.T) {
 	if loc := second.Header().Get("Location"); !strings.Contains(loc, "again=1") || !strings.Contains(loc, "refunded=re_") {
 		t.Errorf("the second post went to %q, want the first refund with again=1", loc)
 	}
-	if n := len(e.stripe.refunds()); n != 1 {
+	if n := len(e.stripe.Calls("POST /v1/refunds")); n != 1 {
 		t.Errorf("%d refund requests reached Stripe, want 1", n)
 	}
 	if n := e.count(`SELECT count(*) FROM refunds WHERE charge = 'ch_refund1'`); n != 1 {
@@ -398,9 +332,7 @@ func TestRefundDoubleSubmission(t *testing.T) {
 	// Concurrent: one form confirmed from many tabs at once, all of them
 	// in flight while Stripe takes its time to answer the first.
 	form = with(e.openForm(support, "ch_refund2"), "amount", "80.00", "step", "confirm")
-	e.stripe.mu.Lock()
-	e.stripe.delay = 500 * time.Millisecond
-	e.stripe.mu.Unlock()
+	e.stripe.Delay("/v1/refunds*", 500*time.Millisecond)
 	const tabs = 8
 	codes := make([]int, tabs)
 	var wg sync.WaitGroup
@@ -417,7 +349,7 @@ func TestRefundDoubleSubmission(t *testing.T) {
 		}
 	}
 	keys := map[string]int{}
-	for _, r := range e.stripe.refunds() {
+	for _, r := range e.stripe.Calls("POST /v1/refunds") {
 		if r.Form.Get("charge") == "ch_refund2" {
 			keys[r.IdempotencyKey]++
 		}
@@ -457,7 +389,7 @@ func TestRefundStaleForm(t *testing.T) {
 	if got := doc.Find(`[data-testid="refund-refundable"]`).Text(); !strings.Contains(got, "$30.00") {
 		t.Errorf("refundable shown as %q, want $30.00", got)
 	}
-	if n := len(e.stripe.refunds()); n != 0 {
+	if n := len(e.stripe.Calls("POST /v1/refunds")); n != 0 {
 		t.Errorf("a stale form reached Stripe")
 	}
 }
@@ -482,7 +414,7 @@ func TestRefundStripeRefusal(t *testing.T) {
 		{500, `{"error":{"type":"api_error","message":"An unknown error occurred"}}`,
 			"Submitting the form again is safe", http.StatusBadGateway, true},
 	} {
-		e.stripe.refuse(tc.status, tc.body)
+		e.stripe.Refuse("POST /v1/refunds*", tc.status, tc.body)
 		rec, doc := e.post(support, "ch_refund1", form)
 		if rec.Code != tc.wantHTTP {
 			t.Errorf("Stripe %d: answered %d, want %d", tc.status, rec.Code, tc.wantHTTP)
@@ -507,16 +439,16 @@ func TestRefundStripeRefusal(t *testing.T) {
 		t.Errorf("%d failed audit rows with Stripe's request id, want 4", n)
 	}
 	// Once Stripe accepts, the same form makes the refund.
-	e.stripe.refuse(0, "")
+	e.stripe.Refuse("POST /v1/refunds*", 0, "")
 	if rec, _ := e.post(support, "ch_refund1", form); rec.Code != http.StatusSeeOther {
 		t.Fatalf("after the refusals: %d\n%s", rec.Code, rec.Body)
 	}
 	keys := map[string]bool{}
-	for _, r := range e.stripe.refunds() {
+	for _, r := range e.stripe.Calls("POST /v1/refunds") {
 		keys[r.IdempotencyKey] = true
 	}
-	if len(keys) != 1 || len(e.stripe.refunds()) != 5 {
-		t.Errorf("Stripe got %d refund requests under %d keys, want 5 under one", len(e.stripe.refunds()), len(keys))
+	if len(keys) != 1 || len(e.stripe.Calls("POST /v1/refunds")) != 5 {
+		t.Errorf("Stripe got %d refund requests under %d keys, want 5 under one", len(e.stripe.Calls("POST /v1/refunds")), len(keys))
 	}
 	if c := e.charge("ch_refund1"); c.AmountRefunded != 5000 {
 		t.Errorf("amount_refunded %d after the accepted retry", c.AmountRefunded)

@@ -4,12 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,24 +45,6 @@ func TestConfigRefundApproval(t *testing.T) {
 	oneLine(t, r, "PAYDESK_REFUND_APPROVAL_ABOVE")
 }
 
-// refundCounter stands between paydesk serve and stripe-mock and counts
-// the refunds asked for, by idempotency key.
-type refundCounter struct {
-	mu   sync.Mutex
-	keys map[string]int
-}
-
-func (c *refundCounter) count() (int, map[string]int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, keys := 0, map[string]int{}
-	for k, v := range c.keys {
-		n += v
-		keys[k] = v
-	}
-	return n, keys
-}
-
 // Dual approval in real browsers against a real `paydesk serve` whose
 // Stripe is stripe-mock (strict version mode): a support user asks for a
 // large refund through the charge page's forms, cannot approve it (no
@@ -79,23 +57,21 @@ func TestRefundApprovalInBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	mock, err := stripemock.Start(ctx)
+	// stripe-mock behind a Recorder: the refunds paydesk asks Stripe for
+	// are counted by key.
+	front, err := stripemock.StartRecorder(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(mock.Close)
-	target, _ := url.Parse(mock.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	refunds := &refundCounter{keys: map[string]int{}}
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/v1/refunds" {
-			refunds.mu.Lock()
-			refunds.keys[r.Header.Get("Idempotency-Key")]++
-			refunds.mu.Unlock()
-		}
-		proxy.ServeHTTP(w, r)
-	}))
 	t.Cleanup(front.Close)
+	refunds := func() (int, map[string]int) {
+		calls := front.Calls("POST /v1/refunds")
+		keys := map[string]int{}
+		for _, c := range calls {
+			keys[c.IdempotencyKey]++
+		}
+		return len(calls), keys
+	}
 
 	st, dbURL := storetest.NewWithURL(t)
 	env := map[string]string{
@@ -183,7 +159,7 @@ func TestRefundApprovalInBrowser(t *testing.T) {
 		if got := tabA.Text(t, `[data-testid="flash"]`); !strings.Contains(got, "sent for approval") {
 			t.Errorf("flash %q", got)
 		}
-		if n, _ := refunds.count(); n != 0 {
+		if n, _ := refunds(); n != 0 {
 			t.Fatalf("the request reached Stripe %d times", n)
 		}
 		requestID = int64(requestCount(`SELECT id FROM refund_requests WHERE charge = 'ch_appr' AND status = 'pending'`))
@@ -218,7 +194,7 @@ func TestRefundApprovalInBrowser(t *testing.T) {
 		if status != http.StatusForbidden {
 			t.Errorf("a forged self-approval answered %d, want 403", status)
 		}
-		if n, _ := refunds.count(); n != 0 {
+		if n, _ := refunds(); n != 0 {
 			t.Errorf("the forged approval reached Stripe")
 		}
 		if n := requestCount(`SELECT count(*) FROM audit_log WHERE action = 'refund.approve'`); n != 0 {
@@ -244,7 +220,7 @@ func TestRefundApprovalInBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`[data-testid="request-approve"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid="charge-detail"]`)),
 		)
-		n, keys := refunds.count()
+		n, keys := refunds()
 		var key, refundID string
 		if err := st.DB().QueryRow(`SELECT idempotency_key, coalesce(refund_id, '') FROM refund_requests WHERE id = $1 AND status = 'executed'`,
 			requestID).Scan(&key, &refundID); err != nil {
