@@ -553,9 +553,10 @@ var rollupTables = []struct {
 	{"rollup_customers", "day, currency, deleted", []string{"n", "amount"}},
 	{"rollup_open_invoices", "day, currency, deleted", []string{"n", "total", "amount_remaining"}},
 	// The amount rollups (rollup_amounts.go). They have no day, so
-	// EnsureRollupZone does not rebuild them.
-	{"rollup_charges_amount", "currency, status, refunded, partially_refunded, disputed, bucket", []string{"n", "amount"}},
-	{"rollup_invoices_amount", "currency, status, deleted, bucket", []string{"n", "total"}},
+	// EnsureRollupZone does not rebuild them. The bucket comes first: the
+	// window's sort then rarely compares text (twice as fast).
+	{"rollup_charges_amount", "bucket, currency, status, refunded, partially_refunded, disputed", []string{"n", "amount"}},
+	{"rollup_invoices_amount", "bucket, currency, status, deleted", []string{"n", "total"}},
 }
 
 // compactSQL merges the delta rows of each key that has more than one, and
