@@ -189,6 +189,9 @@ func TestDashboardInBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid="status-tabs"] a[aria-current="page"][href*="status=refunded"]`)),
 			chromedp.SendKeys(chromedp.CSS(`#list-q`), "visa"),
 			chromedp.Submit(chromedp.CSS(`#list-q`)),
+			// Typing sets the old page's input property, not its value
+			// attribute: only the page the form led to has it in its HTML.
+			chromedp.WaitVisible(chromedp.CSS(`#list-q[value="visa"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid="list-totals"]`)),
 		)
 		if loc := browsertest.Get(t, plain, chromedp.Location()); !strings.Contains(loc, "status=refunded") || !strings.Contains(loc, "q=visa") {
