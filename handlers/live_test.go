@@ -420,9 +420,18 @@ func TestBehindBadge(t *testing.T) {
  ('evt_2', 'charge.updated', 1, false, '{}', 'webhook', 'queued', now()),
  ('evt_3', 'charge.updated', 1, false, '{}', 'webhook', 'failed', now()),
  ('evt_4', 'charge.updated', 1, false, '{}', 'webhook', 'applied', now())`)
-	time.Sleep(100 * time.Millisecond) // the cached state expires
-	doc = page()
-	badge := doc.Find(`#mirror-status [data-testid="behind-badge"]`)
+	// The state is cached for StatusEvery, and the open stream refreshes
+	// that cache too, possibly just before the events went in: the page
+	// shows the badge once the cache holds a state read after them.
+	var badge *goquery.Selection
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		time.Sleep(100 * time.Millisecond)
+		doc = page()
+		badge = doc.Find(`#mirror-status [data-testid="behind-badge"]`)
+		if badge.Length() == 1 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if badge.Length() != 1 {
 		t.Fatalf("no badge with events queued and failed: %q", doc.Find(`[data-testid="mirror-status"]`).Text())
 	}
