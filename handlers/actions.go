@@ -161,6 +161,27 @@ func (s *Server) actionFailed(w http.ResponseWriter, r *http.Request, err error)
 	s.serverError(w, r, "cannot record a Stripe action", err)
 }
 
+// priorAction is what became of a form sent to Stripe before under key,
+// for action on target (waiting, like awaitAction, for one still on its
+// way). found is false when no such form was sent, or, with retryFailed,
+// when Stripe refused it and it may be sent again.
+func (s *Server) priorAction(r *http.Request, key, action, target string, retryFailed bool) (out actionOutcome, found bool, err error) {
+	if s.actions == nil || key == "" {
+		return actionOutcome{}, false, nil
+	}
+	a, err := s.actions.ActionByKey(r.Context(), key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return actionOutcome{}, false, nil
+	case err != nil:
+		return actionOutcome{}, false, err
+	case a.Action != action || a.Target != target || retryFailed && a.Status == store.ActionFailed:
+		return actionOutcome{}, false, nil
+	}
+	out, err = s.awaitAction(r, a)
+	return out, err == nil, err
+}
+
 // awaitAction is the outcome of a form sent before: it waits up to
 // pendingWait for a pending submission to finish.
 func (s *Server) awaitAction(r *http.Request, a store.Action) (actionOutcome, error) {

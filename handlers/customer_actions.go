@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"maps"
 	"net/http"
 	"net/mail"
@@ -125,16 +124,11 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 	}
 	// A form already sent is answered with what became of it.
 	// One Stripe refused is sent again (the key is free once failed).
-	if a, err := s.actions.ActionByKey(r.Context(), f.Key); err == nil && a.Action == customerCreateAction && a.Status != store.ActionFailed {
-		out, err := s.awaitAction(r, a)
-		if err != nil {
-			s.serverError(w, r, "cannot read a customer request", err)
-			return
-		}
-		s.customerOutcome(w, r, f, out)
-		return
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if out, found, err := s.priorAction(r, f.Key, customerCreateAction, customerNewTarget, true); err != nil {
 		s.serverError(w, r, "cannot read a customer request", err)
+		return
+	} else if found {
+		s.customerOutcome(w, r, f, out)
 		return
 	}
 	pairs := checkCustomerForm(&f)
@@ -234,19 +228,12 @@ func (s *Server) updateCustomer(w http.ResponseWriter, r *http.Request) {
 
 	// A form already sent is answered with what became of it, whatever
 	// the customer looks like now; one Stripe refused is sent again.
-	if s.actions != nil {
-		if a, err := s.actions.ActionByKey(r.Context(), key); err == nil && a.Action == customerUpdateAction && a.Status != store.ActionFailed {
-			out, err := s.awaitAction(r, a)
-			if err != nil {
-				s.serverError(w, r, "cannot read a customer request", err)
-				return
-			}
-			s.customerOutcome(w, r, f, out)
-			return
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.serverError(w, r, "cannot read a customer request", err)
-			return
-		}
+	if out, found, err := s.priorAction(r, key, customerUpdateAction, "customer:"+c.ID, true); err != nil {
+		s.serverError(w, r, "cannot read a customer request", err)
+		return
+	} else if found {
+		s.customerOutcome(w, r, f, out)
+		return
 	}
 	if current.Unavailable != "" {
 		s.renderCustomerForm(w, r, http.StatusConflict, current)

@@ -234,19 +234,14 @@ func (s *Server) invoiceActionHandler(name string) http.HandlerFunc {
 
 		// A form already sent to Stripe is answered with what became of
 		// it, whatever the invoice looks like now.
-		if s.actions != nil && key != "" && key != f.Key {
-			prior, err := s.actions.ActionByKey(r.Context(), stripeKey)
-			switch {
-			case err == nil && prior.Action == a.Audit && prior.Target == "invoice:"+in.ID:
-				out, err := s.awaitAction(r, prior)
-				if err != nil {
-					s.serverError(w, r, "cannot read an invoice action", err)
-					return
-				}
-				s.invoiceActionOutcome(w, r, f, a, out)
-				return
-			case err != nil && !errors.Is(err, store.ErrNotFound):
+		if key != "" && key != f.Key {
+			out, found, err := s.priorAction(r, stripeKey, a.Audit, "invoice:"+in.ID, false)
+			if err != nil {
 				s.serverError(w, r, "cannot read an invoice action", err)
+				return
+			}
+			if found {
+				s.invoiceActionOutcome(w, r, f, a, out)
 				return
 			}
 		}
@@ -450,22 +445,12 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) {
 
 	// A form already carried out (or on its way) is answered with what
 	// became of it; one Stripe refused may be sent again.
-	if s.actions != nil {
-		prior, err := s.actions.ActionByKey(r.Context(), f.Key)
-		switch {
-		case err == nil && prior.Action == invoiceCreateAction && prior.Target == "customer:"+d.Customer.ID &&
-			prior.Status != store.ActionFailed:
-			out, err := s.awaitAction(r, prior)
-			if err != nil {
-				s.serverError(w, r, "cannot read an invoice request", err)
-				return
-			}
-			s.invoiceCreateOutcome(w, r, f, out)
-			return
-		case err != nil && !errors.Is(err, store.ErrNotFound):
-			s.serverError(w, r, "cannot read an invoice request", err)
-			return
-		}
+	if out, found, err := s.priorAction(r, f.Key, invoiceCreateAction, "customer:"+d.Customer.ID, true); err != nil {
+		s.serverError(w, r, "cannot read an invoice request", err)
+		return
+	} else if found {
+		s.invoiceCreateOutcome(w, r, f, out)
+		return
 	}
 	if f.Unavailable != "" {
 		s.renderInvoiceCreate(w, r, http.StatusConflict, f)

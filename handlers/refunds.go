@@ -82,17 +82,14 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
 
 	// A form already sent to Stripe is answered with what became of it,
 	// whatever the charge looks like now.
-	if s.actions != nil && key != "" && key != f.Key {
-		if a, err := s.actions.ActionByKey(r.Context(), key); err == nil && a.Action == refundAction && a.Target == "charge:"+d.Charge.ID {
-			out, err := s.awaitAction(r, a)
-			if err != nil {
-				s.serverError(w, r, "cannot read a refund request", err)
-				return
-			}
-			s.refundOutcome(w, r, d, f, out)
-			return
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if key != f.Key {
+		out, found, err := s.priorAction(r, key, refundAction, "charge:"+d.Charge.ID, false)
+		if err != nil {
 			s.serverError(w, r, "cannot read a refund request", err)
+			return
+		}
+		if found {
+			s.refundOutcome(w, r, d, f, out)
 			return
 		}
 	}
