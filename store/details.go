@@ -351,7 +351,7 @@ func (s *Store) snapshot(ctx context.Context, fn func(tx *Store) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := fn(&Store{db: s.db, q: tx, tx: tx, stmts: s.stmts}); err != nil {
+	if err := fn(&Store{db: s.db, q: tx, tx: tx, stmts: s.stmts, terms: s.terms}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

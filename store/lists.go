@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // The list pages (customers, invoices, charges, refunds) read the mirror
@@ -156,10 +158,14 @@ type listSpec struct {
 	// statuses maps each status tab to its condition; "" is the default.
 	statuses map[string]string
 	sorts    map[string]sortKey
-	// search is what a search for q (trimmed, not empty) matches: a row
-	// matches when any of the arms does. Each arm is read on its own (see
-	// searchArm), so each is written to use one index.
+	// search is what a search for q (trimmed, not empty) matches besides
+	// the text columns: a row matches when any of the arms does. Each arm
+	// is read on its own (see searchArm), so each is written to use one
+	// index.
 	search func(q string) []searchArm
+	// text is the list's email and name columns, searched through
+	// search_terms (textArms); empty for a list without them.
+	text [2]string
 	// customer is the condition for a customer filter ("" when the list
 	// has none); ? is the customer id.
 	customer string
@@ -181,12 +187,11 @@ var customerList = &listSpec{
 		"balance": {"balance", keyInt},
 	},
 	search: func(q string) []searchArm {
-		lq, lower := substring(q), trigramLower(q)
 		return []searchArm{
-			{"id LIKE ?", []any{escapeLike(q) + "%"}},
-			{"(" + lower("email") + " LIKE ? OR " + lower("name") + " LIKE ?)", []any{lq, lq}},
+			{cond: "id LIKE ?", args: []any{escapeLike(q) + "%"}},
 		}
 	},
+	text: [2]string{"email", "name"},
 }
 
 var invoiceList = &listSpec{
@@ -217,14 +222,13 @@ var invoiceList = &listSpec{
 		"due_date": {"coalesce(due_date, '9999-12-31 00:00:00+00'::timestamptz)", keyTime},
 	},
 	search: func(q string) []searchArm {
-		lq, lower := substring(q), trigramLower(q)
 		return []searchArm{
-			{"id LIKE ?", []any{escapeLike(q) + "%"}},
-			{"customer = ?", []any{q}},
-			{"(" + lower("number") + " LIKE ? OR " + lower("customer_email") + " LIKE ? OR " + lower("customer_name") + " LIKE ?)",
-				[]any{lq, lq, lq}},
+			{cond: "id LIKE ?", args: []any{escapeLike(q) + "%"}},
+			{cond: "customer = ?", args: []any{q}},
+			{cond: trigramLower(q)("number") + " LIKE ?", args: []any{substring(q)}},
 		}
 	},
+	text:     [2]string{"customer_email", "customer_name"},
 	customer: "customer = ?",
 	due:      true,
 }
@@ -252,15 +256,14 @@ var chargeList = &listSpec{
 		"amount":  {"amount", keyInt},
 	},
 	search: func(q string) []searchArm {
-		lq, lower := substring(q), trigramLower(q)
 		return []searchArm{
-			{"id LIKE ?", []any{escapeLike(q) + "%"}},
-			{"customer = ?", []any{q}},
-			{"card_last4 = ?", []any{q}},
-			{"receipt_number = ?", []any{q}},
-			{"(" + lower("receipt_email") + " LIKE ? OR " + lower("billing_name") + " LIKE ?)", []any{lq, lq}},
+			{cond: "id LIKE ?", args: []any{escapeLike(q) + "%"}},
+			{cond: "customer = ?", args: []any{q}},
+			{cond: "card_last4 = ?", args: []any{q}},
+			{cond: "receipt_number = ?", args: []any{q}},
 		}
 	},
+	text:     [2]string{"receipt_email", "billing_name"},
 	customer: "customer = ?",
 }
 
@@ -286,9 +289,9 @@ var refundList = &listSpec{
 	},
 	search: func(q string) []searchArm {
 		return []searchArm{
-			{"id LIKE ?", []any{escapeLike(q) + "%"}},
-			{"charge = ?", []any{q}},
-			{"receipt_number = ?", []any{q}},
+			{cond: "id LIKE ?", args: []any{escapeLike(q) + "%"}},
+			{cond: "charge = ?", args: []any{q}},
+			{cond: "receipt_number = ?", args: []any{q}},
 		}
 	},
 	// A refund belongs to a customer through its charge.
@@ -346,12 +349,13 @@ func substring(q string) string {
 }
 
 // trigramLower returns the expression a text arm searches for q in a
-// column: lower(column), which the column's trigram index answers. A text
-// shorter than three characters has no trigram: the index would return
-// every row as a candidate, each then read and rechecked (4 s for "ap" in
-// a million charges, the planner expecting a few), so for those the
-// expression is written so no index matches it, and the planner walks the
-// list's order index or the table instead. Same rows either way.
+// column with a trigram index (invoice numbers): lower(column), which the
+// index answers. A text shorter than three characters has no trigram: the
+// index would return every row as a candidate, each then read and
+// rechecked (4 s for "ap" in a million charges, the planner expecting a
+// few), so for those the expression is written so no index matches it,
+// and the planner walks the list's order index or the table instead. Same
+// rows either way.
 func trigramLower(q string) func(column string) string {
 	if utf8.RuneCountInString(q) < 3 {
 		return func(column string) string { return "(lower(" + column + ") || '')" }
@@ -359,28 +363,193 @@ func trigramLower(q string) func(column string) string {
 	return func(column string) string { return "lower(" + column + ")" }
 }
 
+// searchKeyLength is the characters of a text that search_key keeps
+// (migration 00016).
+const searchKeyLength = 200
+
+// searchTermsLimit is the most terms of one column a search reads row by
+// row (see textArms). Reading a term's rows costs about 2 µs plus 0.2 µs
+// a row, at most a page's worth; walking the list's order until a page of
+// matches is found costs about 3 µs a row walked, fewer the more terms
+// match. For the seeded mirror (1.5 to 15 rows a term) the two meet
+// between 1,400 and 2,000 terms, at about 5 ms.
+var searchTermsLimit = 1500
+
+// textArms are the arms that find q in sp's email and name columns,
+// through search_terms, the dictionary of every distinct search key
+// (migration 00016). The terms containing q come first, from the terms'
+// trigram index (a text shorter than three characters has no trigram: the
+// expression is then written so the index is not used, since it would
+// return every term as a candidate, and the 64,000 terms of a million
+// charges are read whole). Up to searchTermsLimit terms of a column, the
+// arm is those terms (a text[] parameter), each read from the list's btree
+// on the key column (search_email, search_name) in list order from the
+// index alone: the planner, which cannot see how many rows a term has,
+// would otherwise often walk the list's order checking each row's term, 25
+// ms for a text matching 372 emails and 1,712 invoices instead of 2. Past
+// the limit the text is common, and the arm is the condition with the
+// terms' subquery, which the planner answers by that walk. A key is a
+// text's first 200 characters; the few rows with a longer text are matched
+// on their whole text by a third arm, through a partial index of them.
+func (s *Store) textArms(ctx context.Context, sp *listSpec, q string) ([]searchArm, error) {
+	lq := substring(q)
+	term := "term"
+	if utf8.RuneCountInString(q) < 3 {
+		term = "(term || '')"
+	}
+	lookup := func(kind, param string) string {
+		return "SELECT term FROM search_terms WHERE kind = '" + kind + "' AND " + term + " LIKE " + param
+	}
+	terms, err := s.terms.do(ctx, s, q, func(ctx context.Context) (map[string][]string, error) {
+		var found []struct {
+			Kind  string         `db:"kind"`
+			Terms pq.StringArray `db:"terms"`
+		}
+		lim := " LIMIT " + strconv.Itoa(searchTermsLimit+1)
+		if err := sqlxSelect(ctx, s, &found, `SELECT kind, array_agg(term) AS terms FROM (
+(SELECT 'email' AS kind, term FROM (`+lookup("email", "$1")+lim+`) e) UNION ALL
+(SELECT 'name', term FROM (`+lookup("name", "$1")+lim+`) n)) t GROUP BY kind`, lq); err != nil {
+			return nil, fmt.Errorf("store: search terms: %w", err)
+		}
+		terms := map[string][]string{}
+		for _, f := range found {
+			terms[f.Kind] = f.Terms
+		}
+		return terms, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var arms []searchArm
+	for _, kind := range []string{"email", "name"} {
+		column, ts := "search_"+kind, terms[kind]
+		switch {
+		case len(ts) == 0:
+		case len(ts) <= searchTermsLimit:
+			arms = append(arms, searchArm{cond: column + " = ANY (?::text[])", args: []any{pq.StringArray(ts)},
+				column: column, terms: "unnest(?::text[])", byTerm: true})
+		default:
+			// COALESCE keeps the subquery a hashed subplan, built once and
+			// probed for each row walked (1 µs), which the planner would
+			// otherwise turn into a semi-join probing the terms' index for
+			// each (4 µs).
+			arms = append(arms, searchArm{cond: "COALESCE(" + column + " IN (" + lookup(kind, "?") + "), false)", args: []any{lq},
+				column: column, terms: "(" + lookup(kind, "?") + ")"})
+		}
+	}
+	email, name, n := sp.text[0], sp.text[1], strconv.Itoa(searchKeyLength)
+	return append(arms, searchArm{
+		cond: "greatest(length(" + email + "), length(" + name + ")) > " + n +
+			" AND (lower(" + email + ") LIKE ? OR lower(" + name + ") LIKE ?)",
+		args: []any{lq, lq},
+	}), nil
+}
+
+// termFlight lets concurrent lookups of one search's terms share a query:
+// a list's page and its totals, which the handler reads side by side,
+// look up the same terms (about 1 ms for a common text), as do several
+// people searching for the same thing. Nothing is kept once the query
+// answers, so a term written since is found by the next search.
+type termFlight struct {
+	mu    sync.Mutex
+	calls map[string]*termCall
+}
+
+type termCall struct {
+	done   chan struct{}
+	terms  map[string][]string
+	err    error
+	shared int // callers waiting on it besides the one looking up
+}
+
+// do returns lookup's answer for q, sharing the call of a lookup of q
+// already under way. The shared query runs to its end even if the caller
+// that started it gives up (it takes a millisecond or two), so the others
+// still get their answer. A Store in a transaction looks up on its own:
+// the transaction may see terms others cannot, and others' answers may
+// lack terms it wrote.
+func (f *termFlight) do(ctx context.Context, s *Store, q string, lookup func(context.Context) (map[string][]string, error)) (map[string][]string, error) {
+	if f == nil || s.tx != nil {
+		return lookup(ctx)
+	}
+	f.mu.Lock()
+	if c, ok := f.calls[q]; ok {
+		c.shared++
+		f.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.terms, c.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	c := &termCall{done: make(chan struct{})}
+	if f.calls == nil {
+		f.calls = map[string]*termCall{}
+	}
+	f.calls[q] = c
+	f.mu.Unlock()
+	c.terms, c.err = lookup(context.WithoutCancel(ctx))
+	f.mu.Lock()
+	delete(f.calls, q)
+	f.mu.Unlock()
+	close(c.done)
+	return c.terms, c.err
+}
+
 // searchArm is one way a search matches a row: a condition (a constant of
 // this file, ? for each of args) that one index answers: an id prefix, an
-// exact column, or the trigram indexes of the text columns (ORed in one
-// arm, so one bitmap scan reads each candidate row once). A search reads
-// each arm on its own, with the other filters, in the list's order and
-// with the page's limit, and merges them (UNION): the planner then picks
-// the best path for each arm -- an ordered walk of a (key, created, id)
-// index for a last 4 or a customer, a bitmap for a rare text, a walk of
-// the created index for a common one -- where one condition ORing them all
-// got one plan for all, and rechecked every arm on every row.
+// exact column, a trigram index (invoice numbers) or the search terms of a
+// text column (textArms). A search reads each arm on its own, with the
+// other filters, in the list's order and with the page's limit, and merges
+// them (UNION): the planner then picks the best path for each arm -- an
+// ordered walk of a (key, created, id) index for a last 4 or a customer, a
+// walk of the created index checking each row's term for a common text --
+// where one condition ORing them all got one plan for all, and rechecked
+// every arm on every row.
+//
+// An arm with a column is "column is one of terms", terms being a FROM
+// item (? for each of args) of one column, term. A page reads it term by
+// term when byTerm says so: a LATERAL subquery for each term, with the
+// other filters, the order and the limit, so each term's rows come from
+// the column's index in order and the arm reads at most a page's rows a
+// term. Totals always read it term by term: they stop at
+// SearchTotalsLimit + 1 rows, which a common text reaches within a few
+// hundred terms, where walking the table until as many rows match took
+// tens of milliseconds.
 type searchArm struct {
-	cond string
-	args []any
+	cond   string
+	args   []any
+	column string
+	terms  string
+	byTerm bool
 }
 
 // searchArms is what f's search matches (nil without a search).
-func (sp *listSpec) searchArms(f ListFilter) []searchArm {
+func (s *Store) searchArms(ctx context.Context, sp *listSpec, f ListFilter) ([]searchArm, error) {
 	q := strings.TrimSpace(f.Query)
 	if q == "" {
-		return nil
+		return nil, nil
 	}
-	return sp.search(q)
+	arms := sp.search(q)
+	if sp.text[0] == "" {
+		return arms, nil
+	}
+	text, err := s.textArms(ctx, sp, q)
+	return append(arms, text...), err
+}
+
+// armRows is the statement reading the rows of arm that c selects,
+// binding arm's parameters in c: columns from sp's table, in order and
+// with limit (each "" for none). byTerm reads a column arm term by term:
+// each term's rows on their own (in order and with limit), then
+// outerOrder (order in terms of the columns' names) and limit over all.
+func (sp *listSpec) armRows(c *conds, arm searchArm, byTerm bool, columns, order, outerOrder, limit string) string {
+	if arm.column == "" || !byTerm {
+		return "SELECT " + columns + " FROM " + sp.table + c.whereAnd(c.bind(arm.cond, arm.args...)) + order + limit
+	}
+	return "SELECT x.* FROM " + c.bind(arm.terms, arm.args...) + " AS t (term) CROSS JOIN LATERAL (SELECT " + columns +
+		" FROM " + sp.table + c.whereAnd(arm.column+" = t.term") + order + limit + ") x" + outerOrder + limit
 }
 
 // anyArm is the condition matching the rows any arm matches, bound in c.
@@ -503,7 +672,7 @@ func (k sortKey) param(c Cursor, name string) (any, error) {
 // A paged query reads one page, plus one row to tell whether more follow,
 // each row with its sort key; a "before" page is read backwards, which
 // the third result reports.
-func (sp *listSpec) query(f ListFilter, paged bool) (string, []any, bool, error) {
+func (sp *listSpec) query(f ListFilter, arms []searchArm, paged bool) (string, []any, bool, error) {
 	if f.After != nil && f.Before != nil {
 		return "", nil, false, &FilterError{"before", "a page cannot be both after and before a row"}
 	}
@@ -539,7 +708,6 @@ func (sp *listSpec) query(f ListFilter, paged bool) (string, []any, bool, error)
 		dir = " DESC"
 	}
 	order := " ORDER BY (" + k.expr + ")" + dir + ", id" + dir
-	arms := sp.searchArms(f)
 	if !paged {
 		where := c.where()
 		if arms != nil {
@@ -547,30 +715,30 @@ func (sp *listSpec) query(f ListFilter, paged bool) (string, []any, bool, error)
 		}
 		return "SELECT " + sp.columns + " FROM " + sp.table + where + order, c.args, reversed, nil
 	}
-	bound := make([]string, len(arms))
-	for i, a := range arms {
-		bound[i] = c.bind(a.cond, a.args...)
-	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
 	limit = min(limit, MaxListLimit)
-	c.args = append(c.args, limit+1)
-	lim := " LIMIT $" + strconv.Itoa(len(c.args))
 	columns := sp.columns + ", " + k.selectKey()
-	if arms == nil {
-		return "SELECT " + columns + " FROM " + sp.table + c.where() + order + lim, c.args, reversed, nil
+	// The limit is the last parameter (listPage reads it there), bound
+	// after the arms' parameters: the statement names it by a token until
+	// its number is known.
+	const limToken = " LIMIT $limit"
+	q := "SELECT " + columns + " FROM " + sp.table + c.where() + order + limToken
+	if arms != nil {
+		// A search: the page's rows of each arm, in order, merged; the
+		// first rows of the merge are the page, whose rows are then read
+		// whole.
+		parts := make([]string, len(arms))
+		for i, a := range arms {
+			parts[i] = "(" + sp.armRows(c, a, a.byTerm, "id, ("+k.expr+") AS k", order, " ORDER BY k"+dir+", id"+dir, limToken) + ")"
+		}
+		q = "SELECT " + columns + " FROM " + sp.table + " WHERE id IN (SELECT id FROM (" + strings.Join(parts, " UNION ") +
+			") arms ORDER BY k" + dir + ", id" + dir + limToken + ")" + order + limToken
 	}
-	// A search: the page's rows of each arm, in order, merged; the first
-	// rows of the merge are the page, whose rows are then read whole.
-	parts := make([]string, len(bound))
-	for i, b := range bound {
-		parts[i] = "(SELECT id, (" + k.expr + ") AS k FROM " + sp.table + c.whereAnd(b) + order + lim + ")"
-	}
-	q := "SELECT " + columns + " FROM " + sp.table + " WHERE id IN (SELECT id FROM (" + strings.Join(parts, " UNION ") +
-		") arms ORDER BY k" + dir + ", id" + dir + lim + ")" + order + lim
-	return q, c.args, reversed, nil
+	c.args = append(c.args, limit+1)
+	return strings.ReplaceAll(q, limToken, " LIMIT $"+strconv.Itoa(len(c.args))), c.args, reversed, nil
 }
 
 // keyed is a row read with its sort key.
@@ -603,7 +771,11 @@ func (r keyedRefund) cursor() Cursor   { return Cursor{r.SortKey, r.ID} }
 // listPage reads one page of sp and converts its rows with row.
 func listPage[K keyed, T any](ctx context.Context, s *Store, sp *listSpec, f ListFilter, row func(K) T) (ListPage[T], error) {
 	var page ListPage[T]
-	q, args, reversed, err := sp.query(f, true)
+	arms, err := s.searchArms(ctx, sp, f)
+	if err != nil {
+		return page, err
+	}
+	q, args, reversed, err := sp.query(f, arms, true)
 	if err != nil {
 		return page, err
 	}
@@ -665,7 +837,11 @@ func (s *Store) totals(ctx context.Context, sp *listSpec, f ListFilter) ([]Curre
 	if out, ok, err := s.amountRollupTotals(ctx, sp, f); err != nil || ok {
 		return out, err
 	}
-	if arms := sp.searchArms(f); arms != nil {
+	arms, err := s.searchArms(ctx, sp, f)
+	if err != nil {
+		return nil, err
+	}
+	if arms != nil {
 		return s.searchTotals(ctx, sp, c, arms)
 	}
 	return s.rawTotals(ctx, sp, c)
@@ -697,8 +873,7 @@ func (s *Store) searchTotals(ctx context.Context, sp *listSpec, c *conds, arms [
 	lim := " LIMIT " + strconv.Itoa(SearchTotalsLimit+1)
 	parts := make([]string, len(arms))
 	for i, a := range arms {
-		parts[i] = "(SELECT id, " + sp.currency + " AS currency, " + sp.amount + " AS amount FROM " + sp.table +
-			c.whereAnd(c.bind(a.cond, a.args...)) + lim + ")"
+		parts[i] = "(" + sp.armRows(c, a, true, "id, "+sp.currency+" AS currency, "+sp.amount+" AS amount", "", "", lim) + ")"
 	}
 	q := "SELECT currency, count(*) AS count, coalesce(sum(amount), 0)::bigint AS amount FROM (SELECT currency, amount FROM (" +
 		strings.Join(parts, " UNION ") + ") arms" + lim + ") matched GROUP BY 1 ORDER BY 2 DESC, 1"
@@ -730,7 +905,11 @@ func (s *Store) rawTotals(ctx context.Context, sp *listSpec, c *conds) ([]Curren
 // from the server: nothing is held beyond the current row.
 func each[T any](ctx context.Context, s *Store, sp *listSpec, f ListFilter, fn func(*T) error) error {
 	f.After, f.Before = nil, nil
-	q, args, _, err := sp.query(f, false)
+	arms, err := s.searchArms(ctx, sp, f)
+	if err != nil {
+		return err
+	}
+	q, args, _, err := sp.query(f, arms, false)
 	if err != nil {
 		return err
 	}

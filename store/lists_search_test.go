@@ -109,7 +109,9 @@ func walk(t *testing.T, st *store.Store, f store.ListFilter) []string {
 	return all
 }
 
-func TestChargeSearchMatchesOneQuery(t *testing.T) {
+func TestChargeSearchMatchesOneQuery(t *testing.T) { bothTermWays(t, testChargeSearchMatchesOneQuery) }
+
+func testChargeSearchMatchesOneQuery(t *testing.T) {
 	st := storetest.New(t)
 	searchCharges(t, st, 240)
 	for _, q := range searchTerms {
@@ -135,6 +137,10 @@ func TestChargeSearchMatchesOneQuery(t *testing.T) {
 }
 
 func TestChargeSearchTotalsMatchOneQuery(t *testing.T) {
+	bothTermWays(t, testChargeSearchTotalsMatchOneQuery)
+}
+
+func testChargeSearchTotalsMatchOneQuery(t *testing.T) {
 	st := storetest.New(t)
 	searchCharges(t, st, 240)
 	for _, q := range searchTerms {
@@ -159,7 +165,9 @@ SELECT currency, count(*) AS count, sum(amount)::bigint AS amount FROM charges
 
 // A search's other filters apply to every arm: a customer's charges with
 // a status, searched.
-func TestChargeSearchWithFilters(t *testing.T) {
+func TestChargeSearchWithFilters(t *testing.T) { bothTermWays(t, testChargeSearchWithFilters) }
+
+func testChargeSearchWithFilters(t *testing.T) {
 	st := storetest.New(t)
 	searchCharges(t, st, 240)
 	st.DB().MustExecContext(ctx, `UPDATE charges SET status = 'failed' WHERE amount % 3 = 0`)
@@ -225,6 +233,10 @@ FROM generate_series($1::int, $2::int) AS i`, from, to, listBase)
 // the name (customers), and the id, the customer, the number, the email
 // and the name (invoices), paged and totalled, against one query.
 func TestCustomerAndInvoiceSearchMatchOneQuery(t *testing.T) {
+	bothTermWays(t, testCustomerAndInvoiceSearchMatchOneQuery)
+}
+
+func testCustomerAndInvoiceSearchMatchOneQuery(t *testing.T) {
 	st := storetest.New(t)
 	r := rand.New(rand.NewPCG(7, 7))
 	emails := []string{"ann@example.com", "bob.ann@example.org", "cus_3@example.com", ""}
@@ -310,4 +322,71 @@ SELECT currency, count(*) AS count, sum(total)::bigint AS amount FROM invoices
 			t.Errorf("invoice totals of %q: %+v, %v; want %+v", q, gotTotals, err, wantTotals)
 		}
 	}
+}
+
+// The searches find emails and names through search_terms (migration
+// 00016), which triggers keep: these check the terms follow inserts,
+// upserts, updates and COPY, and that a text longer than a term (200
+// characters) is found by any part of it.
+func TestSearchTermsFollowWrites(t *testing.T) { bothTermWays(t, testSearchTermsFollowWrites) }
+
+func testSearchTermsFollowWrites(t *testing.T) {
+	st := storetest.New(t)
+	long := strings.Repeat("Ä", 199) + "bcneedle" + strings.Repeat("z", 50)
+	insertCharges(t, st,
+		chargeRow{id: "ch_moved", currency: "usd", status: "succeeded", amount: 100, email: "first.owner@example.com", name: "Ann Lee"},
+		chargeRow{id: "ch_long", currency: "usd", status: "succeeded", amount: 200, email: "x@example.com", name: long, minutes: 1},
+	)
+	st.DB().MustExecContext(ctx, `UPDATE charges SET receipt_email = 'Second.Holder@Example.com' WHERE id = 'ch_moved'`)
+	st.DB().MustExecContext(ctx, `
+INSERT INTO charges (id, livemode, amount, currency, status, billing_name, created, data, version)
+VALUES ('ch_moved', false, 100, 'usd', 'succeeded', 'Ann Lee', now(), '{}', 2)
+ON CONFLICT (id) DO UPDATE SET billing_name = 'Renamed Person'`)
+	for q, want := range map[string][]string{
+		"holder":      {"ch_moved"},
+		"owner":       {},
+		"renamed per": {"ch_moved"},
+		"ann lee":     {},
+		"needle":      {"ch_long"},
+		"äbcn":        {"ch_long"},
+		"ääää":        {"ch_long"},
+		"zzz":         {"ch_long"},
+	} {
+		if got := wantCharges(t, st, q, "id"); !slices.Equal(got, want) {
+			t.Fatalf("straightforward query for %q: %v, want %v", q, got, want)
+		}
+		got := listCharges(t, st, store.ListFilter{Query: q})
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("charges matching %q: got %v, want %v", q, got, want)
+		}
+	}
+
+	// COPY (the seed) adds its rows' terms in one statement.
+	seeded := storetest.New(t)
+	if _, err := seeded.Seed(ctx, store.SeedOptions{Customers: 30, Invoices: 60, Charges: 120, Refunds: 10, Seed: 9, Now: seedNow}); err != nil {
+		t.Fatal(err)
+	}
+	var emails []string
+	if err := seeded.DB().SelectContext(ctx, &emails,
+		`SELECT DISTINCT split_part(email, '@', 1) FROM customers WHERE email IS NOT NULL ORDER BY 1 LIMIT 5`); err != nil || len(emails) == 0 {
+		t.Fatalf("seeded emails: %v, %v", emails, err)
+	}
+	for _, q := range emails {
+		want := wantCharges(t, seeded, q, "created DESC, id DESC")
+		if got := walk(t, seeded, store.ListFilter{Query: q, Limit: 3}); !slices.Equal(got, want) {
+			t.Errorf("seeded charges matching %q: got %v, want %v", q, got, want)
+		}
+	}
+}
+
+// bothTermWays runs test with the text searches reading their terms term
+// by term (the few terms of these fixtures) and, with no term allowed that
+// way, through the terms' subquery, as a common text is read (textArms).
+func bothTermWays(t *testing.T, test func(*testing.T)) {
+	t.Run("term by term", test)
+	t.Run("subquery", func(t *testing.T) {
+		defer store.SetSearchTermsLimit(0)()
+		test(t)
+	})
 }

@@ -36,6 +36,7 @@ type Store struct {
 	q     sqlx.ExtContext
 	tx    *sqlx.Tx
 	stmts *stmtCache
+	terms *termFlight
 }
 
 // Open connects to the PostgreSQL database at url and checks that it
@@ -54,7 +55,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	return &Store{db: db, q: db, stmts: &stmtCache{}}, nil
+	return &Store{db: db, q: db, stmts: &stmtCache{}, terms: &termFlight{}}, nil
 }
 
 // withSessionSettings adds the settings every paydesk connection runs
@@ -111,7 +112,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(&Store{db: s.db, q: tx, tx: tx, stmts: s.stmts}); err != nil {
+	if err := fn(&Store{db: s.db, q: tx, tx: tx, stmts: s.stmts, terms: s.terms}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -143,7 +144,36 @@ func (s *Store) Migrate(ctx context.Context) ([]int64, error) {
 	for _, r := range results {
 		applied = append(applied, r.Source.Version)
 	}
+	if len(applied) > 0 {
+		if err := s.vacuumRewritten(ctx); err != nil {
+			return applied, err
+		}
+	}
 	return applied, nil
+}
+
+// vacuumRewritten vacuums the tables a migration rewrote (00016 added
+// stored generated columns to the mirror). A rewritten table has no
+// visibility map, so the lists' index-only scans would read every row
+// from the table again until autovacuum came by, which it does only
+// after enough writes; a migration runs in a transaction, where VACUUM
+// cannot. A table with pages of which none is known all-visible (as the
+// migration's ANALYZE left it) is taken for rewritten.
+func (s *Store) vacuumRewritten(ctx context.Context) error {
+	var tables []string
+	if err := s.db.SelectContext(ctx, &tables, `
+SELECT c.oid::regclass::text FROM pg_class c
+ WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND c.relpages > 0 AND c.relallvisible = 0
+ ORDER BY 1`); err != nil {
+		return fmt.Errorf("store: migrate: tables to vacuum: %w", err)
+	}
+	for _, t := range tables {
+		// t is the catalog's own rendering of the table's name.
+		if _, err := s.db.ExecContext(ctx, `VACUUM (ANALYZE) `+t); err != nil {
+			return fmt.Errorf("store: migrate: vacuum %s: %w", t, err)
+		}
+	}
+	return nil
 }
 
 // MigrationsCurrent reports whether every embedded migration is applied.

@@ -64,8 +64,10 @@ func TestSeedCommand(t *testing.T) {
 func checkRecords(t *testing.T, st *store.Store) {
 	t.Helper()
 	db := st.DB()
+	// Unsafe: the search columns of migration 00016 are generated from
+	// others and have no field in the models.
 	var customers []store.Customer
-	if err := db.Select(&customers, `SELECT * FROM customers`); err != nil {
+	if err := db.Unsafe().Select(&customers, `SELECT * FROM customers`); err != nil {
 		t.Fatal(err)
 	}
 	for _, row := range customers {
@@ -81,7 +83,7 @@ func checkRecords(t *testing.T, st *store.Store) {
 		}
 	}
 	var charges []store.Charge
-	if err := db.Select(&charges, `SELECT * FROM charges`); err != nil {
+	if err := db.Unsafe().Select(&charges, `SELECT * FROM charges`); err != nil {
 		t.Fatal(err)
 	}
 	for _, row := range charges {
@@ -111,7 +113,7 @@ func checkRecords(t *testing.T, st *store.Store) {
 		}
 	}
 	var invoices []store.Invoice
-	if err := db.Select(&invoices, `SELECT * FROM invoices`); err != nil {
+	if err := db.Unsafe().Select(&invoices, `SELECT * FROM invoices`); err != nil {
 		t.Fatal(err)
 	}
 	for _, row := range invoices {
