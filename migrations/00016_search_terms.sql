@@ -37,9 +37,12 @@
 -- terms in one statement; a row trigger for updates that change a key).
 -- Terms are never removed: a term no row has any more costs a few bytes
 -- and finds nothing, whereas removing one safely would need to lock out
--- every writer. Two writers adding the same new term wait on each other's
--- commit (ON CONFLICT DO NOTHING), like any unique insert; a statement adds
--- its terms in order, so two statements cannot wait on each other.
+-- every writer. A term is not unique: a writer adds the terms it does not
+-- see, so two transactions adding the same new term at once both add it.
+-- With a unique key the second would wait for the first to commit, and two
+-- webhook workers adding each other's new terms in turn deadlocked (a
+-- second lost to deadlock detection, then a retry); readers take each term
+-- once (store/lists.go).
 --
 -- Adding the generated columns rewrites the three tables (about 30 s for a
 -- million charges) under an exclusive lock. The advisory lock is the
@@ -67,8 +70,7 @@ ALTER TABLE charges
 
 CREATE TABLE search_terms (
     kind text NOT NULL CHECK (kind IN ('email', 'name')),
-    term text NOT NULL,
-    PRIMARY KEY (kind, term)
+    term text NOT NULL
 );
 ALTER TABLE search_terms ALTER COLUMN term SET STATISTICS 1000;
 
@@ -80,8 +82,7 @@ BEGIN
         SELECT 'email' AS kind, search_email AS term FROM new_rows
         UNION ALL SELECT 'name', search_name FROM new_rows) t
     WHERE term <> ''
-    ORDER BY 1, 2
-    ON CONFLICT DO NOTHING;
+      AND NOT EXISTS (SELECT 1 FROM search_terms s WHERE s.kind = t.kind AND s.term = t.term);
     RETURN NULL;
 END $$;
 -- +goose StatementEnd
@@ -92,8 +93,7 @@ BEGIN
     INSERT INTO search_terms (kind, term)
     SELECT kind, term FROM (VALUES ('email', NEW.search_email), ('name', NEW.search_name)) t (kind, term)
     WHERE term <> ''
-    ORDER BY 1, 2
-    ON CONFLICT DO NOTHING;
+      AND NOT EXISTS (SELECT 1 FROM search_terms s WHERE s.kind = t.kind AND s.term = t.term);
     RETURN NULL;
 END $$;
 -- +goose StatementEnd
@@ -123,6 +123,7 @@ SELECT DISTINCT kind, term FROM (
     UNION ALL SELECT 'email', search_email FROM charges
     UNION ALL SELECT 'name', search_name FROM charges) t
 WHERE term <> '';
+CREATE INDEX search_terms_kind_term_idx ON search_terms (kind, term);
 CREATE INDEX search_terms_email_trgm_idx ON search_terms USING gin (term gin_trgm_ops) WHERE kind = 'email';
 CREATE INDEX search_terms_name_trgm_idx ON search_terms USING gin (term gin_trgm_ops) WHERE kind = 'name';
 

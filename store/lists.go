@@ -401,7 +401,7 @@ func (s *Store) textArms(ctx context.Context, sp *listSpec, q string) ([]searchA
 	lookup := func(kind, param string) string {
 		return "SELECT term FROM search_terms WHERE kind = '" + kind + "' AND " + term + " LIKE " + param
 	}
-	terms, err := s.terms.do(ctx, s, q, func(ctx context.Context) (map[string][]string, error) {
+	terms, err := s.terms.do(ctx, s, q, func(ctx context.Context) (map[string]foundTerms, error) {
 		var found []struct {
 			Kind  string         `db:"kind"`
 			Terms pq.StringArray `db:"terms"`
@@ -412,9 +412,13 @@ func (s *Store) textArms(ctx context.Context, sp *listSpec, q string) ([]searchA
 (SELECT 'name', term FROM (`+lookup("name", "$1")+lim+`) n)) t GROUP BY kind`, lq); err != nil {
 			return nil, fmt.Errorf("store: search terms: %w", err)
 		}
-		terms := map[string][]string{}
+		terms := map[string]foundTerms{}
 		for _, f := range found {
-			terms[f.Kind] = f.Terms
+			// A term can be stored twice (migration 00016); each is read
+			// once.
+			ts := slices.Clone([]string(f.Terms))
+			slices.Sort(ts)
+			terms[f.Kind] = foundTerms{terms: slices.Compact(ts), many: len(f.Terms) > searchTermsLimit}
 		}
 		return terms, nil
 	})
@@ -425,17 +429,20 @@ func (s *Store) textArms(ctx context.Context, sp *listSpec, q string) ([]searchA
 	for _, kind := range []string{"email", "name"} {
 		column, ts := "search_"+kind, terms[kind]
 		switch {
-		case len(ts) == 0:
-		case len(ts) <= searchTermsLimit:
-			arms = append(arms, searchArm{cond: column + " = ANY (?::text[])", args: []any{pq.StringArray(ts)},
+		case len(ts.terms) == 0:
+		case !ts.many:
+			arms = append(arms, searchArm{cond: column + " = ANY (?::text[])", args: []any{pq.StringArray(ts.terms)},
 				column: column, terms: "unnest(?::text[])", byTerm: true})
 		default:
 			// COALESCE keeps the subquery a hashed subplan, built once and
 			// probed for each row walked (1 µs), which the planner would
 			// otherwise turn into a semi-join probing the terms' index for
 			// each (4 µs).
+			// The totals read each term once (DISTINCT): an arm stops at
+			// the totals' limit of rows, which a term read twice would
+			// reach early with rows counted once.
 			arms = append(arms, searchArm{cond: "COALESCE(" + column + " IN (" + lookup(kind, "?") + "), false)", args: []any{lq},
-				column: column, terms: "(" + lookup(kind, "?") + ")"})
+				column: column, terms: "(" + strings.Replace(lookup(kind, "?"), "SELECT term", "SELECT DISTINCT term", 1) + ")"})
 		}
 	}
 	email, name, n := sp.text[0], sp.text[1], strconv.Itoa(searchKeyLength)
@@ -456,9 +463,16 @@ type termFlight struct {
 	calls map[string]*termCall
 }
 
+// foundTerms are the terms of one kind containing a search's text: all of
+// them, or when there are more than searchTermsLimit (many), some.
+type foundTerms struct {
+	terms []string
+	many  bool
+}
+
 type termCall struct {
 	done   chan struct{}
-	terms  map[string][]string
+	terms  map[string]foundTerms
 	err    error
 	shared int // callers waiting on it besides the one looking up
 }
@@ -469,7 +483,7 @@ type termCall struct {
 // still get their answer. A Store in a transaction looks up on its own:
 // the transaction may see terms others cannot, and others' answers may
 // lack terms it wrote.
-func (f *termFlight) do(ctx context.Context, s *Store, q string, lookup func(context.Context) (map[string][]string, error)) (map[string][]string, error) {
+func (f *termFlight) do(ctx context.Context, s *Store, q string, lookup func(context.Context) (map[string]foundTerms, error)) (map[string]foundTerms, error) {
 	if f == nil || s.tx != nil {
 		return lookup(ctx)
 	}

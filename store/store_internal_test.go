@@ -33,14 +33,14 @@ func TestTermFlightShares(t *testing.T) {
 	var calls atomic.Int32
 	release := make(chan struct{})
 	started := make(chan struct{})
-	lookup := func(context.Context) (map[string][]string, error) {
+	lookup := func(context.Context) (map[string]foundTerms, error) {
 		if calls.Add(1) == 1 {
 			close(started)
 			<-release
 		}
-		return map[string][]string{"email": {"ann@example.com"}}, nil
+		return map[string]foundTerms{"email": {terms: []string{"ann@example.com"}}}, nil
 	}
-	results := make(chan map[string][]string, 2)
+	results := make(chan map[string]foundTerms, 2)
 	go func() {
 		r, _ := f.do(context.Background(), s, "ann", lookup)
 		results <- r
@@ -62,7 +62,7 @@ func TestTermFlightShares(t *testing.T) {
 	}
 	close(release)
 	for range 2 {
-		if r := <-results; len(r["email"]) != 1 {
+		if r := <-results; len(r["email"].terms) != 1 {
 			t.Fatalf("shared answer %v", r)
 		}
 	}
