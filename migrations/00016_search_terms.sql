@@ -77,12 +77,16 @@ ALTER TABLE search_terms ALTER COLUMN term SET STATISTICS 1000;
 -- +goose StatementBegin
 CREATE FUNCTION search_terms_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- The probe is a scalar subquery, so it stays an index lookup for each
+    -- distinct term: NOT EXISTS became an anti-join whose plan, cached
+    -- for transition tables of any size, could read every term.
     INSERT INTO search_terms (kind, term)
-    SELECT DISTINCT kind, term FROM (
-        SELECT 'email' AS kind, search_email AS term FROM new_rows
-        UNION ALL SELECT 'name', search_name FROM new_rows) t
-    WHERE term <> ''
-      AND NOT EXISTS (SELECT 1 FROM search_terms s WHERE s.kind = t.kind AND s.term = t.term);
+    SELECT kind, term FROM (
+        SELECT DISTINCT kind, term FROM (
+            SELECT 'email' AS kind, search_email AS term FROM new_rows
+            UNION ALL SELECT 'name', search_name FROM new_rows) t
+        WHERE term <> '') d
+    WHERE (SELECT true FROM search_terms s WHERE s.kind = d.kind AND s.term = d.term LIMIT 1) IS NULL;
     RETURN NULL;
 END $$;
 -- +goose StatementEnd
@@ -93,7 +97,7 @@ BEGIN
     INSERT INTO search_terms (kind, term)
     SELECT kind, term FROM (VALUES ('email', NEW.search_email), ('name', NEW.search_name)) t (kind, term)
     WHERE term <> ''
-      AND NOT EXISTS (SELECT 1 FROM search_terms s WHERE s.kind = t.kind AND s.term = t.term);
+      AND (SELECT true FROM search_terms s WHERE s.kind = t.kind AND s.term = t.term LIMIT 1) IS NULL;
     RETURN NULL;
 END $$;
 -- +goose StatementEnd
