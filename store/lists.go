@@ -398,8 +398,10 @@ func (s *Store) textArms(ctx context.Context, sp *listSpec, q string) ([]searchA
 	if utf8.RuneCountInString(q) < 3 {
 		term = "(term || '')"
 	}
-	lookup := func(kind, param string) string {
-		return "SELECT term FROM search_terms WHERE kind = '" + kind + "' AND " + term + " LIKE " + param
+	// lookup selects (sel) the terms of kind containing the text, which
+	// is param.
+	lookup := func(sel, kind, param string) string {
+		return "SELECT " + sel + " FROM search_terms WHERE kind = '" + kind + "' AND " + term + " LIKE " + param
 	}
 	terms, err := s.terms.do(ctx, s, q, func(ctx context.Context) (map[string]foundTerms, error) {
 		var found []struct {
@@ -408,8 +410,8 @@ func (s *Store) textArms(ctx context.Context, sp *listSpec, q string) ([]searchA
 		}
 		lim := " LIMIT " + strconv.Itoa(searchTermsLimit+1)
 		if err := sqlxSelect(ctx, s, &found, `SELECT kind, array_agg(term) AS terms FROM (
-(SELECT 'email' AS kind, term FROM (`+lookup("email", "$1")+lim+`) e) UNION ALL
-(SELECT 'name', term FROM (`+lookup("name", "$1")+lim+`) n)) t GROUP BY kind`, lq); err != nil {
+(SELECT 'email' AS kind, term FROM (`+lookup("term", "email", "$1")+lim+`) e) UNION ALL
+(SELECT 'name', term FROM (`+lookup("term", "name", "$1")+lim+`) n)) t GROUP BY kind`, lq); err != nil {
 			return nil, fmt.Errorf("store: search terms: %w", err)
 		}
 		terms := map[string]foundTerms{}
@@ -441,8 +443,8 @@ func (s *Store) textArms(ctx context.Context, sp *listSpec, q string) ([]searchA
 			// The totals read each term once (DISTINCT): an arm stops at
 			// the totals' limit of rows, which a term read twice would
 			// reach early with rows counted once.
-			arms = append(arms, searchArm{cond: "COALESCE(" + column + " IN (" + lookup(kind, "?") + "), false)", args: []any{lq},
-				column: column, terms: "(" + strings.Replace(lookup(kind, "?"), "SELECT term", "SELECT DISTINCT term", 1) + ")"})
+			arms = append(arms, searchArm{cond: "COALESCE(" + column + " IN (" + lookup("term", kind, "?") + "), false)", args: []any{lq},
+				column: column, terms: "(" + lookup("DISTINCT term", kind, "?") + ")"})
 		}
 	}
 	email, name, n := sp.text[0], sp.text[1], strconv.Itoa(searchKeyLength)
