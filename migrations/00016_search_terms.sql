@@ -145,6 +145,15 @@ CREATE INDEX charges_search_email_idx ON charges (search_email, created DESC, id
     INCLUDE (currency, amount);
 CREATE INDEX charges_search_name_idx ON charges (search_name, created DESC, id DESC)
     INCLUDE (currency, amount);
+-- A common text (a surname in two thousand emails) is found by walking
+-- the list's order and checking each row's key against the terms: the
+-- customers' created index carries the keys, so that walk reads the index
+-- alone (3 ms instead of 5 for a page). Not for invoices and charges,
+-- whose created indexes would grow by the keys of every row for a walk
+-- that, with ten times the rows a term, ends sooner.
+DROP INDEX customers_created_idx;
+CREATE INDEX customers_created_idx ON customers (created DESC, id DESC)
+    INCLUDE (currency, balance, deleted, search_email, search_name);
 -- Statistics of the keys as 00010 had them for the trigram indexes: the
 -- planner's estimate of a term's rows (a busy customer's email against a
 -- guest's) decides between joining the terms to their rows and walking the
@@ -185,7 +194,9 @@ DROP TRIGGER charges_search_terms_insert ON charges;
 DROP TRIGGER charges_search_terms_update ON charges;
 DROP FUNCTION search_terms_inserted(), search_terms_updated();
 DROP TABLE search_terms;
+DROP INDEX customers_created_idx;
 ALTER TABLE customers DROP COLUMN search_email, DROP COLUMN search_name;
+CREATE INDEX customers_created_idx ON customers (created DESC, id DESC) INCLUDE (currency, balance, deleted);
 ALTER TABLE invoices DROP COLUMN search_email, DROP COLUMN search_name;
 ALTER TABLE charges DROP COLUMN search_email, DROP COLUMN search_name;
 DROP FUNCTION search_key(text);
