@@ -732,30 +732,29 @@ func (sp *listSpec) query(f ListFilter, arms []searchArm, paged bool) (string, [
 		}
 		return "SELECT " + sp.columns + " FROM " + sp.table + where + order, c.args, reversed, nil
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultListLimit
-	}
-	limit = min(limit, MaxListLimit)
+	c.args = append(c.args, pageLimit(f)+1)
+	lim := " LIMIT $" + strconv.Itoa(len(c.args))
 	columns := sp.columns + ", " + k.selectKey()
-	// The limit is the last parameter (listPage reads it there), bound
-	// after the arms' parameters: the statement names it by a token until
-	// its number is known.
-	const limToken = " LIMIT $limit"
-	q := "SELECT " + columns + " FROM " + sp.table + c.where() + order + limToken
-	if arms != nil {
-		// A search: the page's rows of each arm, in order, merged; the
-		// first rows of the merge are the page, whose rows are then read
-		// whole.
-		parts := make([]string, len(arms))
-		for i, a := range arms {
-			parts[i] = "(" + sp.armRows(c, a, a.byTerm, "id, ("+k.expr+") AS k", order, " ORDER BY k"+dir+", id"+dir, limToken) + ")"
-		}
-		q = "SELECT " + columns + " FROM " + sp.table + " WHERE id IN (SELECT id FROM (" + strings.Join(parts, " UNION ") +
-			") arms ORDER BY k" + dir + ", id" + dir + limToken + ")" + order + limToken
+	if arms == nil {
+		return "SELECT " + columns + " FROM " + sp.table + c.where() + order + lim, c.args, reversed, nil
 	}
-	c.args = append(c.args, limit+1)
-	return strings.ReplaceAll(q, limToken, " LIMIT $"+strconv.Itoa(len(c.args))), c.args, reversed, nil
+	// A search: the page's rows of each arm, in order, merged; the first
+	// rows of the merge are the page, whose rows are then read whole.
+	parts := make([]string, len(arms))
+	for i, a := range arms {
+		parts[i] = "(" + sp.armRows(c, a, a.byTerm, "id, ("+k.expr+") AS k", order, " ORDER BY k"+dir+", id"+dir, lim) + ")"
+	}
+	q := "SELECT " + columns + " FROM " + sp.table + " WHERE id IN (SELECT id FROM (" + strings.Join(parts, " UNION ") +
+		") arms ORDER BY k" + dir + ", id" + dir + lim + ")" + order + lim
+	return q, c.args, reversed, nil
+}
+
+// pageLimit is the rows a page of f shows.
+func pageLimit(f ListFilter) int {
+	if f.Limit <= 0 {
+		return DefaultListLimit
+	}
+	return min(f.Limit, MaxListLimit)
 }
 
 // keyed is a row read with its sort key.
@@ -800,7 +799,7 @@ func listPage[K keyed, T any](ctx context.Context, s *Store, sp *listSpec, f Lis
 	if err := sqlxSelect(ctx, s, &rows, q, args...); err != nil {
 		return page, fmt.Errorf("store: list %s: %w", sp.name, err)
 	}
-	limit := args[len(args)-1].(int) - 1
+	limit := pageLimit(f)
 	more := len(rows) > limit
 	if more {
 		rows = rows[:limit]
