@@ -74,6 +74,9 @@ func TestWebhookRefusesBadDeliveries(t *testing.T) {
 	body := eventBody("evt_bad", stripeapi.APIVersion)
 	tampered := bytes.Replace(body, []byte("Zoë"), []byte("Eve"), 1)
 	garbage := []byte(`[1,2,3]`)
+	// Signed, but Latin-1: PostgreSQL stores only UTF-8, and such a body
+	// once failed the whole group of deliveries written with it.
+	latin1 := bytes.Replace(eventBody("evt_latin1", stripeapi.APIVersion), []byte("Zoë"), []byte("Zo\xeb"), 1)
 	// A valid event padded past the limit.
 	oversize := append(bytes.TrimSuffix(eventBody("evt_big", stripeapi.APIVersion), []byte("}")), []byte(`,"pad":"`)...)
 	oversize = append(oversize, bytes.Repeat([]byte("x"), 1<<20)...)
@@ -91,6 +94,7 @@ func TestWebhookRefusesBadDeliveries(t *testing.T) {
 		{"unsigned", "unsigned", body, "", 400, "missing Stripe-Signature"},
 		{"malformed header", "malformed", body, "t=abc,v1=", 400, "malformed Stripe-Signature"},
 		{"signed non-event", "not_event", garbage, sign(garbage, secretOld), 400, "not a Stripe event"},
+		{"signed, not UTF-8", "not_event", latin1, sign(latin1, secretOld), 400, "not a Stripe event"},
 		{"oversize", "oversize", oversize, sign(oversize, secretOld), 413, "larger than 1 MiB"},
 	}
 	want := map[string]int64{}
