@@ -88,24 +88,42 @@ func (s *Store) insertEvents(ctx context.Context, events []Event, deliveries []i
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(events[a].ID, events[b].ID) })
 	n := len(events)
 	var (
-		ids, types, datas, sources = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ids, types, sources        = make([]string, n), make([]string, n), make([]string, n)
 		versions, objTypes, objIDs = make([]*string, n), make([]*string, n), make([]*string, n)
 		createds, counts           = make([]int64, n), make([]int64, n)
 		livemodes                  = make([]bool, n)
+		size                       = 2
 	)
+	for _, e := range events {
+		size += len(e.Data) + 1
+	}
+	// The events' bodies travel as one JSON array, written by joining
+	// them: as a text[] every quote in them was escaped by the driver and
+	// unescaped by the server, which then read each body once more as
+	// JSON. A body that is not JSON spoils the array and fails the batch,
+	// as its cast to json did.
+	datas := make([]byte, 0, size)
+	datas = append(datas, '[')
 	for i, j := range order {
 		e := events[j]
-		ids[i], types[i], datas[i], sources[i] = e.ID, e.Type, string(e.Data), e.Source
+		if len(e.Data) == 0 {
+			return nil, fmt.Errorf("event %s has no body", e.ID)
+		}
+		if i > 0 {
+			datas = append(datas, ',')
+		}
+		ids[i], types[i], sources[i], datas = e.ID, e.Type, e.Source, append(datas, e.Data...)
 		versions[i], objTypes[i], objIDs[i], createds[i], livemodes[i] = e.APIVersion, e.ObjectType, e.ObjectID, e.Created, e.Livemode
 		counts[i] = deliveries[j]
 	}
+	datas = append(datas, ']')
 	query := insertEventsSQL + `ON CONFLICT (id) DO NOTHING RETURNING t.id, true`
 	if countRepeats {
 		query = insertEventsSQL + `ON CONFLICT (id) DO UPDATE SET deliveries = t.deliveries + EXCLUDED.deliveries RETURNING t.id, (xmax = 0)`
 	}
 	rows, err := s.queryHot(ctx, query,
 		pq.Array(ids), pq.Array(types), pq.Array(versions), pq.Array(createds), pq.Array(livemodes),
-		pq.Array(objTypes), pq.Array(objIDs), pq.Array(datas), pq.Array(sources), pq.Array(counts))
+		pq.Array(objTypes), pq.Array(objIDs), string(datas), pq.Array(sources), pq.Array(counts))
 	if err != nil {
 		return nil, err
 	}
@@ -123,8 +141,9 @@ func (s *Store) insertEvents(ctx context.Context, events []Event, deliveries []i
 
 const insertEventsSQL = `
 INSERT INTO events AS t (id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
-SELECT u.id, u.type, u.api_version, u.created, u.livemode, u.object_type, u.object_id, u.data::json, u.source, u.deliveries
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[], $8::text[], $9::text[], $10::integer[])
+SELECT u.id, u.type, u.api_version, u.created, u.livemode, u.object_type, u.object_id, u.data, u.source, u.deliveries
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[],
+            ARRAY(SELECT e FROM json_array_elements($8::json) WITH ORDINALITY AS a (e, n) ORDER BY n), $9::text[], $10::integer[])
      AS u(id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
 `
 

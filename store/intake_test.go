@@ -13,12 +13,13 @@ import (
 func intakeEvent(id string) store.Event {
 	obj := "customer"
 	return store.Event{ID: id, Type: "customer.updated", Created: 1700000000, ObjectType: &obj, ObjectID: &id,
-		Data: json.RawMessage(`{"id":"` + id + `","object":"event","note":"` + hostile + `"}`), Source: store.SourceWebhook}
+		Data:   json.RawMessage("{ \"id\" : \"" + id + "\",\n\t\"object\":\"event\", \"note\":\"" + hostile + `", "escaped": "a\"b\\c\u00e9\/" , "n": [1.50, -0, 2e3] }`),
+		Source: store.SourceWebhook}
 }
 
 // 32 senders deliver 50 events each, every event twice: each event is
 // stored once, with both deliveries counted, exactly one caller is told it
-// was new, and the raw body is kept byte for byte.
+// was new, and each raw body is kept byte for byte with its own event.
 func TestIntakeGroupCommit(t *testing.T) {
 	st := storetest.New(t)
 	in := st.NewIntake(store.IntakeOptions{Writers: 3, MaxBatch: 16})
@@ -62,6 +63,10 @@ func TestIntakeGroupCommit(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("%s reported new %d times", id, n)
 		}
+	}
+	var misplaced int
+	if err := st.DB().GetContext(ctx, &misplaced, `SELECT count(*) FROM events WHERE data->>'id' <> id`); err != nil || misplaced != 0 {
+		t.Fatalf("%d events stored with another event's body (%v)", misplaced, err)
 	}
 	e, err := st.Event(ctx, "evt_7")
 	if err != nil || string(e.Data) != string(intakeEvent("evt_7").Data) {
