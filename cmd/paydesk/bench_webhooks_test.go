@@ -42,7 +42,8 @@ import (
 //	BENCH_TIES         percent of an object's updates in the same second as the one before (default 5)
 //	BENCH_REORDER      events are shuffled within windows of this many (default 64)
 //	BENCH_MIX          percent charges,invoices,customers,refunds (default 40,25,20,15)
-//	BENCH_WORKERS      event workers in the server (default 2)
+//	BENCH_WORKERS      event workers in the server (default 2); 0 measures
+//	                   the intake alone: events are stored, not applied
 //	BENCH_STRIPE_RATE  the server's --stripe-rate for re-fetches (default 0,
 //	                   unlimited: stripe-mock has no rate limit; Stripe's
 //	                   test mode allows 25/s, which then bounds ties)
@@ -117,7 +118,7 @@ func BenchmarkWebhooks(b *testing.B) {
 		send = sendAllNetHTTP
 	}
 	res := send(b, srv.base+"/webhooks/stripe", secret, deliveries, cfg.concurrency)
-	for {
+	for cfg.workers > 0 {
 		var left int
 		if err := st.DB().GetContext(ctx, &left, `SELECT count(*) FROM events WHERE status IN ('queued', 'failed')`); err != nil {
 			b.Fatal(err)
@@ -147,6 +148,17 @@ func BenchmarkWebhooks(b *testing.B) {
 	}
 	if outcome.Stored != unique || outcome.Failed != 0 || res.errors > 0 {
 		b.Fatalf("stored %d of %d unique events, %d failed, %d send errors", outcome.Stored, unique, outcome.Failed, res.errors)
+	}
+	if cfg.workers == 0 {
+		rate := float64(len(deliveries)) / res.sent.Seconds()
+		b.ReportMetric(rate, "deliveries/s")
+		b.ReportMetric(float64(res.percentile(99).Microseconds())/1000, "p99-ack-ms")
+		fmt.Printf("webhooks: intake alone (no workers): %d deliveries stored in %s: %.0f/s; ack p50 %s, p99 %s, max %s\n",
+			len(deliveries), res.sent.Round(time.Millisecond), rate, res.percentile(50), res.percentile(99), res.percentile(100))
+		if stats {
+			printPostgresStats(b, st, unique)
+		}
+		return
 	}
 	rate := float64(unique) / applied.Seconds()
 	p50, p99 := res.percentile(50), res.percentile(99)
