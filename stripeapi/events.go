@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/event"
 )
@@ -60,7 +59,8 @@ type EventListParams struct {
 // the intake needs; data.object is skipped over, not decoded. A webhook
 // receiver does this for every delivery, and decoding with encoding/json
 // (which reads its input once to check it and again to decode, and then
-// once more for the object's id and type) cost ten times as much.
+// once more for the object's id and type) took five times as long: 23 µs
+// against 4.5 for a 1.8 KB event (BenchmarkEventFromJSON).
 func EventFromJSON(raw json.RawMessage) (Event, error) {
 	ev := Event{Raw: copyRaw(raw)}
 	var kind string
