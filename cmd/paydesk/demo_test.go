@@ -80,16 +80,26 @@ func (d *demoRun) start(t *testing.T) {
 			_ = d.cmd.Wait()
 		}
 	})
+	// The sign-in counts once the whole ready message is in: tests read
+	// the lines after the password too.
 	password := make(chan string, 1)
 	go func() {
 		defer close(d.done)
 		sc := bufio.NewScanner(pipe)
+		var pw string
 		for sc.Scan() {
 			d.mu.Lock()
 			d.stdout.WriteString(sc.Text() + "\n")
 			d.mu.Unlock()
 			if m := demoPasswordLine.FindStringSubmatch(sc.Text()); m != nil {
-				password <- m[1]
+				pw = m[1]
+			}
+			if pw != "" && sc.Text() == "Press Ctrl-C to stop." {
+				select {
+				case password <- pw:
+				default: // only the first ready message is waited for
+				}
+				pw = ""
 			}
 		}
 	}()
