@@ -317,3 +317,68 @@ func TestWorkersShareTheQueue(t *testing.T) {
 		t.Fatalf("%d customers not at their newest event", wrong)
 	}
 }
+
+// TestOnArrival runs the rules' tests again with every event delivered
+// through an intake that applies it in the transaction storing it (as
+// `paydesk serve` does), the worker taking only what the intake left
+// queued: the outcome must be the same as through the queue.
+func TestOnArrival(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"CustomerEventsApplyInOrder", TestCustomerEventsApplyInOrder},
+		{"SameSecondUpdatesKeepTheLatest", TestSameSecondUpdatesKeepTheLatest},
+		{"DeletedCustomerStaysDeleted", TestDeletedCustomerStaysDeleted},
+		{"InvoiceWithThirtyLinesAndBigTotals", TestInvoiceWithThirtyLinesAndBigTotals},
+		{"ChargeRefundEvents", TestChargeRefundEvents},
+		{"OtherAPIVersionIsRefetched", TestOtherAPIVersionIsRefetched},
+		{"UnknownEventTypeIsIgnored", TestUnknownEventTypeIsIgnored},
+		{"FailedRefetchRetriesLater", TestFailedRefetchRetriesLater},
+		{"ChangesAreNotified", TestChangesAreNotified},
+	}
+	onArrival = true
+	defer func() { onArrival = false }()
+	for _, tc := range tests {
+		t.Run(tc.name, tc.run)
+	}
+}
+
+// Through an applying intake an event is in the mirror, and counted, by
+// the time its delivery is answered, with no worker running; what only
+// Stripe can settle (here an event at another API version) is queued and
+// handed to the workers instead.
+func TestInlineAppliesBeforeTheAnswer(t *testing.T) {
+	e := newEnv(t, stripefake.Dataset{Customers: 1, Charges: 1, Seed: 11})
+	monitor := &apply.Monitor{}
+	var handed []string
+	e.intake = e.st.NewIntake(store.IntakeOptions{Apply: &apply.Inline{Monitor: monitor},
+		Handoff: func(events []store.Event) {
+			for _, ev := range events {
+				handed = append(handed, ev.ID)
+			}
+		}})
+	defer e.intake.Close()
+	cus := firstOf(e.data.Customers())
+	applied := e.enqueue("customer.created", cus, 100, pinned)
+	ignored := e.enqueue("payout.paid", json.RawMessage(`{"id":"po_1","object":"payout","amount":100}`), 100, pinned)
+	queued := e.enqueue("charge.updated", firstOf(e.data.Charges()), 100, "2020-08-27")
+	var customers int
+	e.scalar(&customers, `SELECT count(*) FROM customers`)
+	if ev := e.event(applied); customers != 1 || ev.Status != store.EventApplied || ev.Attempts != 1 || ev.AppliedAt == nil {
+		t.Fatalf("%d customers; event %+v", customers, ev)
+	}
+	if ev := e.event(ignored); ev.Status != store.EventIgnored || ev.Note == nil {
+		t.Fatalf("unknown type: %+v", ev)
+	}
+	if ev := e.event(queued); ev.Status != store.EventQueued || fmt.Sprint(handed) != "["+queued+"]" {
+		t.Fatalf("other API version: %+v, handed off %v", ev, handed)
+	}
+	if got := monitor.Outcomes(); got != (apply.Outcomes{Applied: 1, Ignored: 1}) {
+		t.Fatalf("monitor counted %+v", got)
+	}
+	e.drain()
+	if ev := e.event(queued); ev.Status != store.EventApplied {
+		t.Fatalf("the worker left %+v", ev)
+	}
+}
