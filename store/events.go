@@ -53,7 +53,7 @@ const (
 // it was new. A second delivery of a stored event only counts the delivery.
 // When it returns nil the event is durable: the caller may acknowledge it.
 func (s *Store) EnqueueEvent(ctx context.Context, e Event) (bool, error) {
-	inserted, err := s.insertEvents(ctx, []Event{e}, []int64{1}, true, nil)
+	inserted, err := s.insertEvents(ctx, []Event{e}, []int64{1}, true)
 	if err != nil {
 		return false, fmt.Errorf("store: enqueue event %s: %w", e.ID, err)
 	}
@@ -63,7 +63,7 @@ func (s *Store) EnqueueEvent(ctx context.Context, e Event) (bool, error) {
 // EnqueueMissingEvents stores those of events not stored yet (catch-up) and
 // returns how many were new. Events already stored are left untouched.
 func (s *Store) EnqueueMissingEvents(ctx context.Context, events []Event) (int, error) {
-	inserted, err := s.insertEvents(ctx, events, make([]int64, len(events)), false, nil)
+	inserted, err := s.insertEvents(ctx, events, make([]int64, len(events)), false)
 	if err != nil {
 		return 0, fmt.Errorf("store: enqueue missing events: %w", err)
 	}
@@ -76,23 +76,22 @@ func (s *Store) EnqueueMissingEvents(ctx context.Context, events []Event) (int, 
 // its deliveries added; otherwise it is left alone and not returned. Rows go
 // in id order, so concurrent writers whose batches share events lock them
 // in the same order and wait for each other instead of deadlocking.
-//
-// An event with an outcome in settled is stored already applied or
-// ignored, with the outcome's note: it never enters the queue. The others
-// are stored queued.
-func (s *Store) insertEvents(ctx context.Context, events []Event, deliveries []int64, countRepeats bool, settled map[string]EventOutcome) (map[string]bool, error) {
+func (s *Store) insertEvents(ctx context.Context, events []Event, deliveries []int64, countRepeats bool) (map[string]bool, error) {
 	out := make(map[string]bool, len(events))
 	if len(events) == 0 {
 		return out, nil
 	}
-	order := idOrder(events)
+	order := make([]int, len(events))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(events[a].ID, events[b].ID) })
 	n := len(events)
 	var (
 		ids, types, sources        = make([]string, n), make([]string, n), make([]string, n)
 		versions, objTypes, objIDs = make([]*string, n), make([]*string, n), make([]*string, n)
 		createds, counts           = make([]int64, n), make([]int64, n)
 		livemodes                  = make([]bool, n)
-		statuses, notes            = make([]string, n), make([]*string, n)
 		size                       = 2
 	)
 	for _, e := range events {
@@ -115,16 +114,7 @@ func (s *Store) insertEvents(ctx context.Context, events []Event, deliveries []i
 		}
 		ids[i], types[i], sources[i], datas = e.ID, e.Type, e.Source, append(datas, e.Data...)
 		versions[i], objTypes[i], objIDs[i], createds[i], livemodes[i] = e.APIVersion, e.ObjectType, e.ObjectID, e.Created, e.Livemode
-		counts[i], statuses[i] = deliveries[j], EventQueued
-		if o, ok := settled[e.ID]; ok {
-			if o.Status != EventApplied && o.Status != EventIgnored {
-				return nil, fmt.Errorf("event %s: an event is stored settled only as applied or ignored, not %q", e.ID, o.Status)
-			}
-			statuses[i] = o.Status
-			if o.Note != "" {
-				notes[i] = &o.Note
-			}
-		}
+		counts[i] = deliveries[j]
 	}
 	datas = append(datas, ']')
 	query := insertEventsSQL + `ON CONFLICT (id) DO NOTHING RETURNING t.id, true`
@@ -133,8 +123,7 @@ func (s *Store) insertEvents(ctx context.Context, events []Event, deliveries []i
 	}
 	rows, err := s.queryHot(ctx, query,
 		pq.Array(ids), pq.Array(types), pq.Array(versions), pq.Array(createds), pq.Array(livemodes),
-		pq.Array(objTypes), pq.Array(objIDs), string(datas), pq.Array(sources), pq.Array(counts),
-		pq.Array(statuses), pq.Array(notes))
+		pq.Array(objTypes), pq.Array(objIDs), string(datas), pq.Array(sources), pq.Array(counts))
 	if err != nil {
 		return nil, err
 	}
@@ -150,25 +139,12 @@ func (s *Store) insertEvents(ctx context.Context, events []Event, deliveries []i
 	return out, rows.Err()
 }
 
-// idOrder returns the indexes of events in the order of their ids.
-func idOrder(events []Event) []int {
-	order := make([]int, len(events))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(events[a].ID, events[b].ID) })
-	return order
-}
-
 const insertEventsSQL = `
-INSERT INTO events AS t (id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries,
-                         status, note, attempts, applied_at)
-SELECT u.id, u.type, u.api_version, u.created, u.livemode, u.object_type, u.object_id, u.data, u.source, u.deliveries,
-       u.status, u.note, CASE WHEN u.status = 'queued' THEN 0 ELSE 1 END, CASE WHEN u.status = 'queued' THEN NULL ELSE now() END
+INSERT INTO events AS t (id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
+SELECT u.id, u.type, u.api_version, u.created, u.livemode, u.object_type, u.object_id, u.data, u.source, u.deliveries
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[],
-            ARRAY(SELECT e FROM json_array_elements($8::json) WITH ORDINALITY AS a (e, n) ORDER BY n), $9::text[], $10::integer[],
-            $11::text[], $12::text[])
-     AS u(id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries, status, note)
+            ARRAY(SELECT e FROM json_array_elements($8::json) WITH ORDINALITY AS a (e, n) ORDER BY n), $9::text[], $10::integer[])
+     AS u(id, type, api_version, created, livemode, object_type, object_id, data, source, deliveries)
 `
 
 // NewestEventCreated returns the created time of the newest stored event of

@@ -112,21 +112,11 @@ func serve(ctx context.Context, env *environment, cfg config, o serveOptions) er
 	for i, s := range cfg.WebhookSecrets {
 		secrets[i] = string(s)
 	}
-	// This process's workers report to one monitor, which /readyz and
-	// /metrics read (ops.go).
-	monitor := &apply.Monitor{}
 	// Deliveries arriving together are committed together (group
-	// commit): one writer, up to 64 events per transaction. A process
-	// that runs workers applies the events in that same transaction, so
-	// most are settled before they are acknowledged; what needs Stripe is
-	// stored queued and goes straight to this process's workers through
-	// the feed. With --workers 0 the process only stores deliveries.
+	// commit): one writer, up to 64 events per transaction. Once stored,
+	// they go straight to this process's workers through the feed.
 	feed := apply.NewFeed(4096)
-	intakeOptions := store.IntakeOptions{Writers: 1, MaxBatch: 64, Handoff: feed.Offer}
-	if o.workers > 0 {
-		intakeOptions.Apply = &apply.Inline{Monitor: monitor, Log: env.log.With("component", "intake")}
-	}
-	intake := st.NewIntake(intakeOptions)
+	intake := st.NewIntake(store.IntakeOptions{Writers: 1, MaxBatch: 64, Handoff: feed.Offer})
 	defer intake.Close()
 	sessionSecret := []byte(cfg.SessionSecret)
 	if len(sessionSecret) == 0 {
@@ -136,6 +126,9 @@ func serve(ctx context.Context, env *environment, cfg config, o serveOptions) er
 		sessionSecret = make([]byte, 32)
 		_, _ = rand.Read(sessionSecret)
 	}
+	// This process's workers report to one monitor, which /readyz and
+	// /metrics read (ops.go).
+	monitor := &apply.Monitor{}
 	readiness := storeReadiness{st: st, live: cfg.LiveMode}
 	if o.workers > 0 {
 		readiness.workers = monitor

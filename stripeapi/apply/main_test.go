@@ -42,15 +42,7 @@ type env struct {
 	srv  *stripefake.Server
 	w    *apply.Worker
 	seq  int
-	// intake, in TestOnArrival, stores each event through an intake that
-	// applies it in its own transaction, as `paydesk serve` does; the
-	// worker then applies what it left queued.
-	intake *store.Intake
 }
-
-// onArrival makes newEnv deliver events through an applying intake; see
-// TestOnArrival.
-var onArrival bool
 
 func newEnv(t *testing.T, d stripefake.Dataset) *env {
 	t.Helper()
@@ -62,12 +54,7 @@ func newEnv(t *testing.T, d stripefake.Dataset) *env {
 		t.Fatal(err)
 	}
 	st, url := storetest.NewWithURL(t)
-	e := &env{t: t, st: st, url: url, data: data, srv: srv, w: apply.NewWorker(st, api, apply.Options{})}
-	if onArrival {
-		e.intake = st.NewIntake(store.IntakeOptions{Apply: &apply.Inline{}})
-		t.Cleanup(e.intake.Close)
-	}
-	return e
+	return &env{t: t, st: st, url: url, data: data, srv: srv, w: apply.NewWorker(st, api, apply.Options{})}
 }
 
 // edit decodes obj, lets change alter it, and encodes it again, keeping
@@ -106,18 +93,8 @@ func (e *env) enqueue(typ string, obj json.RawMessage, created int64, apiVersion
 	raw, _ := json.Marshal(map[string]any{"id": id, "object": "event", "api_version": apiVersion, "created": created,
 		"livemode": false, "type": typ, "data": map[string]any{"object": obj}})
 	v := &apiVersion
-	ev := store.Event{ID: id, Type: typ, APIVersion: v, Created: created,
-		ObjectType: &head.Object, ObjectID: &head.ID, Data: raw, Source: store.SourceWebhook}
-	enqueue := e.st.EnqueueEvent
-	if e.intake != nil {
-		// As the receiver does it: the intake's event carries its object.
-		parsed, err := stripeapi.EventFromJSON(raw)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		ev.Object, enqueue = parsed.Object, e.intake.EnqueueEvent
-	}
-	if _, err := enqueue(ctx, ev); err != nil {
+	if _, err := e.st.EnqueueEvent(ctx, store.Event{ID: id, Type: typ, APIVersion: v, Created: created,
+		ObjectType: &head.Object, ObjectID: &head.ID, Data: raw, Source: store.SourceWebhook}); err != nil {
 		e.t.Fatal(err)
 	}
 	return id
