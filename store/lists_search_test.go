@@ -404,10 +404,11 @@ ON CONFLICT (id) DO UPDATE SET billing_name = 'Renamed Person'`)
 
 // bothTermWays runs test with the text searches reading their terms term
 // by term (the few terms of these fixtures) and, with no term allowed that
-// way, through the terms' subquery, as a common text is read (textArms).
+// way, by checking each row's key for the text, as a common text is read
+// (textArms); the totals then read the terms through a subquery.
 func bothTermWays(t *testing.T, test func(*testing.T)) {
 	t.Run("term by term", test)
-	t.Run("subquery", func(t *testing.T) {
+	t.Run("common text", func(t *testing.T) {
 		defer store.SetSearchTermsLimit(0)()
 		test(t)
 	})
