@@ -54,7 +54,8 @@ var listRollups = map[*listSpec]*rollupSpec{
 		statuses: map[string]string{"": "NOT deleted", "deleted": "deleted", "all": "true"},
 	},
 	invoiceList: {
-		table: "rollup_invoices",
+		table:   "rollup_invoices",
+		monthly: "rollup_invoices_monthly",
 		statuses: map[string]string{
 			"":              "NOT deleted",
 			"draft":         "NOT deleted AND status = 'draft'",
@@ -466,6 +467,12 @@ FROM refunds GROUP BY 1, 2, 3`,
 	`INSERT INTO rollup_invoices (day, currency, status, deleted, n, amount)
 SELECT (created AT TIME ZONE $1)::date, currency, status, deleted, count(*), sum(total)
 FROM invoices GROUP BY 1, 2, 3, 4`,
+	// Its monthly level likewise (see rollup_charges_monthly above).
+	`DELETE FROM rollup_invoices_monthly`,
+	`INSERT INTO rollup_invoices_monthly (month, currency, status, deleted, n, amount)
+SELECT date_trunc('month', day::timestamp)::date, currency, status, deleted, sum(n), sum(amount)
+FROM rollup_invoices GROUP BY 1, 2, 3, 4
+HAVING sum(n) <> 0 OR sum(amount) <> 0`,
 	`DELETE FROM rollup_open_invoices`,
 	`INSERT INTO rollup_open_invoices (day, currency, deleted, n, total, amount_remaining)
 SELECT (due_date AT TIME ZONE $1)::date, currency, deleted, count(*), sum(total), sum(amount_remaining)
@@ -550,6 +557,8 @@ var rollupTables = []struct {
 	{"rollup_charges_monthly", "month, currency, status, refunded, partially_refunded, disputed", []string{"n", "amount"}},
 	{"rollup_refunds", "day, currency, status", []string{"n", "amount"}},
 	{"rollup_invoices", "day, currency, status, deleted", []string{"n", "amount"}},
+	// After rollup_invoices, like the charges' monthly level.
+	{"rollup_invoices_monthly", "month, currency, status, deleted", []string{"n", "amount"}},
 	{"rollup_customers", "day, currency, deleted", []string{"n", "amount"}},
 	{"rollup_open_invoices", "day, currency, deleted", []string{"n", "total", "amount_remaining"}},
 	// The amount rollups (rollup_amounts.go). They have no day, so

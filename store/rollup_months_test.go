@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,27 +110,7 @@ func TestRollupMonthsEqualRows(t *testing.T) {
 			}
 		}
 		// Each month's key sums to its days' sums, whatever the delta rows.
-		var differ int
-		if err := st.DB().GetContext(ctx, &differ, `
-SELECT count(*) FROM (
-    (SELECT date_trunc('month', day::timestamp)::date, currency, status, refunded, partially_refunded, disputed,
-            sum(n), sum(amount)
-     FROM rollup_charges GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0 OR sum(amount) <> 0
-     EXCEPT
-     SELECT month, currency, status, refunded, partially_refunded, disputed, sum(n), sum(amount)
-     FROM rollup_charges_monthly GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0 OR sum(amount) <> 0)
-    UNION ALL
-    (SELECT month, currency, status, refunded, partially_refunded, disputed, sum(n), sum(amount)
-     FROM rollup_charges_monthly GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0 OR sum(amount) <> 0
-     EXCEPT
-     SELECT date_trunc('month', day::timestamp)::date, currency, status, refunded, partially_refunded, disputed,
-            sum(n), sum(amount)
-     FROM rollup_charges GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0 OR sum(amount) <> 0)) d`); err != nil {
-			t.Fatal(err)
-		}
-		if differ != 0 {
-			t.Fatalf("%s: %d keys of the monthly level differ from their days' sums", what, differ)
-		}
+		checkMonthlyLevels(t, st, what)
 	}
 	check("the inserts")
 
@@ -192,5 +173,38 @@ SELECT count(*) FROM (
 	check("TRUNCATE")
 	if got, _, _, _ := st.TotalsBothWays(ctx, "charges", store.ListFilter{}); len(got) != 0 {
 		t.Errorf("charges after TRUNCATE: %+v", got)
+	}
+}
+
+// monthlyLevels are the rollups with a monthly level: the daily table, the
+// monthly one and their key columns besides day and month.
+var monthlyLevels = []struct{ daily, monthly, keys string }{
+	{"rollup_charges", "rollup_charges_monthly", "currency, status, refunded, partially_refunded, disputed"},
+	{"rollup_invoices", "rollup_invoices_monthly", "currency, status, deleted"},
+}
+
+// checkMonthlyLevels fails unless each month's key in every monthly level
+// sums to the sums of its days in the daily rollup, whatever delta rows
+// either holds. (EXCEPT compares NULL keys as equal.)
+func checkMonthlyLevels(t *testing.T, st *store.Store, what string) {
+	t.Helper()
+	for _, l := range monthlyLevels {
+		daily := `SELECT date_trunc('month', day::timestamp)::date, ` + l.keys + `, sum(n), sum(amount)
+     FROM ` + l.daily + ` GROUP BY ROLLUP_KEYS HAVING sum(n) <> 0 OR sum(amount) <> 0`
+		monthly := `SELECT month, ` + l.keys + `, sum(n), sum(amount)
+     FROM ` + l.monthly + ` GROUP BY ROLLUP_KEYS HAVING sum(n) <> 0 OR sum(amount) <> 0`
+		groups := "1"
+		for i := range strings.Count(l.keys, ",") + 1 {
+			groups += ", " + strconv.Itoa(i+2)
+		}
+		daily, monthly = strings.Replace(daily, "ROLLUP_KEYS", groups, 1), strings.Replace(monthly, "ROLLUP_KEYS", groups, 1)
+		var differ int
+		if err := st.DB().GetContext(t.Context(), &differ, `SELECT count(*) FROM (
+    (`+daily+` EXCEPT `+monthly+`) UNION ALL (`+monthly+` EXCEPT `+daily+`)) d`); err != nil {
+			t.Fatal(err)
+		}
+		if differ != 0 {
+			t.Fatalf("%s: %d keys of %s differ from their days' sums", what, differ, l.monthly)
+		}
 	}
 }

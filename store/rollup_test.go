@@ -398,6 +398,7 @@ func (w *rollupWorld) check(what string, full bool) {
 			w.t.Fatalf("after %s: %s from 01:00: rollup used %v (%v)", what, list, used, err)
 		}
 	}
+	checkMonthlyLevels(w.t, w.st, "after "+what)
 	var days []time.Time
 	for d := range 7 {
 		days = append(days, w.midnight(d))

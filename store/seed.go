@@ -201,7 +201,7 @@ SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM invoices),
 	sum.Took["rollups"] = time.Since(start)
 	start = time.Now()
 	if _, err := s.db.ExecContext(ctx, `VACUUM (ANALYZE) customers, invoices, invoice_lines, charges, refunds,
-		rollup_customers, rollup_invoices, rollup_charges, rollup_charges_monthly, rollup_refunds, rollup_open_invoices,
+		rollup_customers, rollup_invoices, rollup_invoices_monthly, rollup_charges, rollup_charges_monthly, rollup_refunds, rollup_open_invoices,
 		rollup_charges_amount, rollup_invoices_amount, search_terms`); err != nil {
 		return sum, fmt.Errorf("store: seed: vacuum: %w", err)
 	}
