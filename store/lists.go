@@ -389,9 +389,10 @@ var searchTermsLimit = 1500
 // would otherwise often walk the list's order checking each row's term, 25
 // ms for a text matching 372 emails and 1,712 invoices instead of 2. Past
 // the limit the text is common, and the arm is the key containing the
-// text, which the planner answers by that walk, finding a page soon. A key is a
-// text's first 200 characters; the few rows with a longer text are matched
-// on their whole text by a third arm, through a partial index of them.
+// text, which the planner answers by that walk, soon finding a page. A key
+// is a text's first 200 characters; the few rows with a longer text are
+// matched on their whole text by a third arm, through a partial index of
+// them.
 func (s *Store) textArms(ctx context.Context, sp *listSpec, q string) ([]searchArm, error) {
 	lq := substring(q)
 	term := "term"

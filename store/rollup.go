@@ -41,9 +41,9 @@ type rollupSpec struct {
 	// depends on the clock, is read from the open-invoice rollup instead
 	// (pastDueTotals).
 	statuses map[string]string
-	// monthly, when set, is the rollup's monthly level (migration 00009):
-	// the same columns with month (its first day) for day, holding the
-	// sum of each month's daily rows.
+	// monthly, when set, is the rollup's monthly level (migrations 00009
+	// and 00017): the same columns with month (its first day) for day,
+	// holding the sum of each month's daily rows.
 	monthly string
 }
 
