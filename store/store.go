@@ -94,6 +94,12 @@ func withSessionSettings(dsn string) string {
 }
 
 // Close closes the connection pool.
+// SetMaxConns caps the pool at n connections, idle ones included.
+func (s *Store) SetMaxConns(n int) {
+	s.db.SetMaxOpenConns(n)
+	s.db.SetMaxIdleConns(n)
+}
+
 func (s *Store) Close() error {
 	s.stmts.close()
 	return s.db.Close()

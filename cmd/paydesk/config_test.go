@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -93,5 +94,33 @@ func TestSecretsNeverPrint(t *testing.T) {
 	fmt.Fprintf(&buf, "%v %+v %#v %s", c, c, c, c.TestKey)
 	if out := buf.String(); strings.Contains(out, "SECRETSECRET") || strings.Contains(out, "hunter2") {
 		t.Fatalf("a secret was printed: %s", out)
+	}
+}
+
+// serve's pool: PAYDESK_DB_CONNS when set and sane, else about two a
+// processor and never fewer than its workers need.
+func TestDBConns(t *testing.T) {
+	def := 2*runtime.GOMAXPROCS(0) + 1
+	cases := []struct {
+		value   string
+		workers int
+		want    int
+	}{
+		{"", 2, max(def, 5)},
+		{"", 40, 43},
+		{"12", 2, 12},
+		{"1", 0, 1},
+	}
+	for _, tc := range cases {
+		got, err := dbConns(envOf(map[string]string{"PAYDESK_DB_CONNS": tc.value}), tc.workers)
+		if err != nil || got != tc.want {
+			t.Errorf("PAYDESK_DB_CONNS=%q with %d workers: %d, %v; want %d", tc.value, tc.workers, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"0", "-3", "many", "1.5", "1001"} {
+		_, err := dbConns(envOf(map[string]string{"PAYDESK_DB_CONNS": bad}), 2)
+		if err == nil || !strings.Contains(err.Error(), "PAYDESK_DB_CONNS: want a whole number") {
+			t.Errorf("PAYDESK_DB_CONNS=%q: err = %v", bad, err)
+		}
 	}
 }

@@ -75,12 +75,17 @@ func serve(ctx context.Context, env *environment, cfg config, o serveOptions) er
 	if err != nil {
 		return err
 	}
+	conns, err := dbConns(env.getenv, o.workers)
+	if err != nil {
+		return err
+	}
 	// The workers re-fetch objects through the API.
 	api, st, err := connect(ctx, cfg, o.stripeRate)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	st.SetMaxConns(conns)
 	// The live heap of a serve process is small (tens of MB) and churns
 	// through webhook bodies; at Go's default GOGC=100 collection then
 	// takes a large share of the CPU. 400 trades a few more MB for far
