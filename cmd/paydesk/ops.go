@@ -88,10 +88,10 @@ func metricsToken(getenv func(string) string) (string, error) {
 // PAYDESK_DB_CONNS, else twice the processors Go runs on plus one, and at
 // least the workers' plus three (the webhook intake's writer and a page's
 // two statements). PostgreSQL does the most work with about as many busy
-// connections as it has cores: with 20, eight people searching on two
-// cores ran up to 24 backends side by side, each slowed by the others, and
-// a search's p95 was 40-50 ms; with 5 they wait their turn in the pool for
-// a fraction of that and the same p95 was 24-38 ms (make bench-pages).
+// connections as it has cores: with a pool of 20, eight people searching
+// on two cores kept up to 20 backends running side by side, each slowed by
+// the others, and a search's p95 was 37-52 ms; with 5 they wait their turn
+// in the pool instead and the same p95 was 24-38 ms (make bench-pages).
 func dbConns(getenv func(string) string, workers int) (int, error) {
 	if v := getenv("PAYDESK_DB_CONNS"); v != "" {
 		n, err := strconv.Atoi(v)
