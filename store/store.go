@@ -93,13 +93,13 @@ func withSessionSettings(dsn string) string {
 	return out
 }
 
-// Close closes the connection pool.
 // SetMaxConns caps the pool at n connections, idle ones included.
 func (s *Store) SetMaxConns(n int) {
 	s.db.SetMaxOpenConns(n)
 	s.db.SetMaxIdleConns(n)
 }
 
+// Close closes the connection pool.
 func (s *Store) Close() error {
 	s.stmts.close()
 	return s.db.Close()

@@ -91,7 +91,7 @@ func metricsToken(getenv func(string) string) (string, error) {
 // connections as it has cores: with a pool of 20, eight people searching
 // on two cores kept up to 20 backends running side by side, each slowed by
 // the others, and a search's p95 was 37-52 ms; with 5 they wait their turn
-// in the pool instead and the same p95 was 24-38 ms (make bench-pages).
+// in the pool instead and the same p95 was 24-39 ms (make bench-pages).
 func dbConns(getenv func(string) string, workers int) (int, error) {
 	if v := getenv("PAYDESK_DB_CONNS"); v != "" {
 		n, err := strconv.Atoi(v)
