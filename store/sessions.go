@@ -118,12 +118,44 @@ func (s *Store) SessionUser(ctx context.Context, token string, idle, absolute ti
 	}
 	sess := Session{UserID: row.ID, Epoch: row.SessEpoch, CreatedAt: row.SessCreatedAt, LastSeenAt: row.SessLastSeenAt}
 	if row.Stale {
-		if err := sqlxGet(ctx, s, &sess.LastSeenAt,
-			`UPDATE sessions SET last_seen_at = now() WHERE id_hash = $1 RETURNING last_seen_at`, hash); err != nil && !isNoRows(err) {
+		if err := s.touchSession(ctx, hash, &sess.LastSeenAt); err != nil {
 			return Session{}, User{}, fmt.Errorf("store: touch session of user %d: %w", row.ID, err)
 		}
 	}
 	return sess, row.User, nil
+}
+
+// touchSession sets the session's last_seen_at to now and stores it in
+// *seen, unless another request of the same session is touching it at this
+// moment: a browser sends several requests at once, and all of them find
+// the session stale together. They used to queue on the row lock, each
+// waiting for the one before to commit and flush, which added a flush
+// per request to the last of them. Now the first one touches it and the
+// others skip it (SKIP LOCKED) and keep *seen as read.
+//
+// The touch commits without waiting for its WAL flush
+// (synchronous_commit off for this transaction only): a crash can lose at
+// most the last fraction of a second's touches, which only makes those
+// sessions look idle for a little longer than they were, never the
+// reverse. Inside a caller's transaction it leaves that transaction's
+// durability alone.
+func (s *Store) touchSession(ctx context.Context, hash []byte, seen *time.Time) error {
+	own := s.tx == nil
+	return s.InTx(ctx, func(tx *Store) error {
+		if own {
+			if _, err := tx.q.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return err
+			}
+		}
+		err := sqlxGet(ctx, tx, seen, `
+UPDATE sessions SET last_seen_at = now()
+WHERE id_hash = (SELECT id_hash FROM sessions WHERE id_hash = $1 FOR UPDATE SKIP LOCKED)
+RETURNING last_seen_at`, hash)
+		if isNoRows(err) {
+			return nil
+		}
+		return err
+	})
 }
 
 // DeleteSession ends the session the token names (logout). A session

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -150,6 +151,48 @@ func TestSessionTouch(t *testing.T) {
 	}
 	if !touched.LastSeenAt.After(before) || !stored.Equal(touched.LastSeenAt) {
 		t.Fatalf("a 10-minute-old session: returned last seen %v, stored %v; want both now", touched.LastSeenAt, stored)
+	}
+}
+
+// A request that finds its session stale while another request of the
+// same session is touching it does not wait for that one to commit: it
+// keeps the last_seen_at it read, and a later request touches it.
+func TestSessionTouchSkipsALockedSession(t *testing.T) {
+	st := storetest.New(t)
+	u := addUser(t, st, "ada@example.com", store.RoleViewer)
+	tok := newSession(t, st, u.ID)
+	if _, err := st.DB().ExecContext(ctx, `UPDATE sessions SET last_seen_at = now() - interval '10 minutes' WHERE user_id = $1`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	var old time.Time
+	if err := st.DB().GetContext(ctx, &old, `SELECT last_seen_at FROM sessions WHERE user_id = $1`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := st.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, `SELECT 1 FROM sessions WHERE user_id = $1 FOR UPDATE`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Waiting on the lock would run into this deadline, as the holder
+	// never lets go while the call runs.
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	sess, _, err := st.SessionUser(wait, tok, 30*time.Minute, time.Hour)
+	if err != nil {
+		t.Fatalf("stale session while another request touches it: %v", err)
+	}
+	if !sess.LastSeenAt.Equal(old) {
+		t.Fatalf("last seen %v, want the stored %v kept", sess.LastSeenAt, old)
+	}
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	sess, _, err = st.SessionUser(ctx, tok, 30*time.Minute, time.Hour)
+	if err != nil || !sess.LastSeenAt.After(old.Add(5*time.Minute)) {
+		t.Fatalf("once the lock is gone: last seen %v (%v), want it touched", sess.LastSeenAt, err)
 	}
 }
 
